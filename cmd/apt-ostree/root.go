@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().BoolVar(&global.json, "json", false, "print results as JSON")
 	root.AddCommand(
 		newComposeCmd(),
+		newLintCmd(), newContainerCmd(),
 	)
 	return root
 }

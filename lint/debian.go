@@ -1,0 +1,271 @@
+package lint
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+// debianLints are apt-ostree's own checks for what Debian-built bootc images get wrong.
+var debianLints = []lintDef{
+	{Info{Name: "dpkg-db", Type: Warning,
+		Description: "Check that the dpkg database (/var/lib/dpkg/status, or /usr/share/dpkg/database/status\nwhere OSTree images keep it) is readable, that every package in it is\n\"install ok installed\", and that no interrupted dpkg run left journal entries behind.\n"}, checkDpkgDB},
+	{Info{Name: "apt-cache", Type: Warning,
+		Description: "Check that /var/cache/apt and /var/lib/apt/lists are empty (besides lock files and\npartial directories). Downloaded packages and indexes bloat the image, go stale and\nare only applied at initial provisioning since they live in /var.\n"}, checkAptCache},
+	{Info{Name: "machine-id", Type: Warning,
+		Description: "Check that /etc/machine-id (and /usr/etc/machine-id, /var/lib/dbus/machine-id) has no\ncontent. A machine ID baked into the image would be shared by every system booted from it;\nan empty file makes systemd generate one on first boot.\n"}, checkMachineID},
+	{Info{Name: "initramfs", Type: Fatal,
+		Description: "Check that every kernel /usr/lib/modules/$kver/vmlinuz has an initramfs beside it,\n/usr/lib/modules/$kver/initramfs.img. ostree and bootc boot the kernel with that\ninitramfs; without it the deployment cannot boot.\n"}, checkInitramfs},
+	{Info{Name: "kernel-vmlinuz", Type: Warning,
+		Description: "Check for /usr/lib/modules/$kver directories without a vmlinuz. Debian kernel packages\ninstall the kernel as /boot/vmlinuz-$kver; unless it is also copied to\n/usr/lib/modules/$kver/vmlinuz the image has no bootable kernel (the kernel lint\ndoes not notice).\n"}, checkKernelVmlinuz},
+	{Info{Name: "policy-rc-d", Type: Warning,
+		Description: "Check for a leftover /usr/sbin/policy-rc.d. Build tools install one to stop\nmaintainer scripts from starting services; left in the image it keeps\ninvoke-rc.d from starting services when packages are upgraded on the booted system.\n"}, checkPolicyRcD},
+	{Info{Name: "dpkg-diversions", Type: Warning,
+		Description: "Check for build-time diversions left behind (start-stop-daemon.REAL, initctl.REAL):\nbootstrap tools divert these to no-op stubs while packages are configured, and a\nleftover stub silently stops daemons from starting.\n"}, checkBuildDiversions},
+}
+
+// dpkgStatusFiles are where the dpkg database may live: the usual path, and
+// where apt-ostree's OSTree layout moves it.
+var dpkgStatusFiles = []string{"var/lib/dpkg/status", "usr/share/dpkg/database/status"}
+
+func checkDpkgDB(t *tree, cfg *config) ([]string, error) {
+	var msg []string
+	found := map[string]bool{}
+	for _, f := range dpkgStatusFiles {
+		fi, ok, err := t.stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		real, err := t.resolve(f, true)
+		if err != nil {
+			return nil, err
+		}
+		if found[real] {
+			continue // one is a symlink to the other
+		}
+		found[real] = true
+		if !fi.Mode().IsRegular() {
+			msg = append(msg, fmt.Sprintf("/%s is not a regular file", f))
+			continue
+		}
+		data, _, err := t.readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		bad, err := dpkgNotInstalled(data)
+		if err != nil {
+			msg = append(msg, fmt.Sprintf("Parsing /%s: %v", f, err))
+			continue
+		}
+		msg = append(msg, cfg.items(fmt.Sprintf("Found packages in /%s that are not \"install ok installed\"", f), bad)...)
+		journal, err := dpkgJournal(t, path.Join(path.Dir(f), "updates"))
+		if err != nil {
+			return nil, err
+		}
+		msg = append(msg, cfg.items(fmt.Sprintf("Found pending dpkg journal entries (an interrupted dpkg run) in /%s/updates", path.Dir(f)), journal)...)
+	}
+	if len(found) == 0 {
+		// Only a tree that has dpkg is expected to have its database.
+		for _, bin := range []string{"usr/bin/dpkg", "bin/dpkg"} {
+			if _, ok, err := t.lstat(bin); err != nil || ok {
+				if err != nil {
+					return nil, err
+				}
+				return fail("Missing dpkg database: none of /%s exists", strings.Join(dpkgStatusFiles, ", /"))
+			}
+		}
+	}
+	return msg, nil
+}
+
+// dpkgNotInstalled parses a dpkg status file (deb822 paragraphs) and returns
+// "package: status" for each package whose Status is not "install ok installed".
+func dpkgNotInstalled(data []byte) ([]string, error) {
+	var bad []string
+	for i, para := range bytes.Split(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
+		fields := map[string]string{}
+		last := ""
+		for _, line := range strings.Split(string(para), "\n") {
+			switch {
+			case strings.TrimSpace(line) == "":
+				continue
+			case line[0] == ' ' || line[0] == '\t':
+				if last == "" {
+					return nil, fmt.Errorf("paragraph %d: continuation line before any field: %q", i+1, line)
+				}
+				continue
+			}
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				return nil, fmt.Errorf("paragraph %d: line is not a field: %q", i+1, line)
+			}
+			last = strings.ToLower(k)
+			fields[last] = strings.TrimSpace(v)
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		name := fields["package"]
+		if name == "" {
+			return nil, fmt.Errorf("paragraph %d has no Package field", i+1)
+		}
+		if a := fields["architecture"]; a != "" && a != "all" {
+			name += ":" + a
+		}
+		status, ok := fields["status"]
+		if !ok {
+			return nil, fmt.Errorf("package %s has no Status field", name)
+		}
+		if strings.Join(strings.Fields(status), " ") != "install ok installed" {
+			bad = append(bad, name+": "+status)
+		}
+	}
+	sort.Strings(bad)
+	return bad, nil
+}
+
+// dpkgJournal lists files in dpkg's updates directory (ignoring "tmp.i",
+// which dpkg keeps as scratch space).
+func dpkgJournal(t *tree, dir string) ([]string, error) {
+	ok, err := t.isDir(dir)
+	if err != nil || !ok {
+		return nil, err
+	}
+	ents, err := t.readDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Name() != "tmp.i" {
+			out = append(out, quotePath("/"+dir+"/"+e.Name()))
+		}
+	}
+	return out, nil
+}
+
+func checkAptCache(t *tree, cfg *config) ([]string, error) {
+	var found []string
+	for _, dir := range []string{"var/cache/apt", "var/lib/apt/lists"} {
+		ok, err := t.isDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		err = t.walk(dir, func(p string, d fs.DirEntry) error {
+			if d.IsDir() || d.Name() == "lock" {
+				return nil
+			}
+			found = append(found, "/"+p)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cfg.items("Found apt caches or package lists (run apt-get clean and remove /var/lib/apt/lists/*)", quoteAll(found)), nil
+}
+
+func checkMachineID(t *tree, _ *config) ([]string, error) {
+	var msg []string
+	for _, f := range []string{"etc/machine-id", "usr/etc/machine-id", "var/lib/dbus/machine-id"} {
+		fi, ok, err := t.lstat(f)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || !fi.Mode().IsRegular() || fi.Size() == 0 {
+			continue
+		}
+		data, _, err := t.readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		// "uninitialized" is systemd's own first-boot marker.
+		if s := strings.TrimSpace(string(data)); s != "" && s != "uninitialized" {
+			msg = append(msg, fmt.Sprintf("/%s is not empty; every system booted from this image would share its machine ID", f))
+		}
+	}
+	return msg, nil
+}
+
+func checkInitramfs(t *tree, cfg *config) ([]string, error) {
+	kernels, _, err := kernelDirs(t)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, k := range kernels {
+		p := "usr/lib/modules/" + k + "/initramfs.img"
+		fi, ok, err := t.stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || !fi.Mode().IsRegular() || fi.Size() == 0 {
+			missing = append(missing, quotePath("/"+p))
+		}
+	}
+	return cfg.items("Missing or empty initramfs for kernel", missing), nil
+}
+
+func checkKernelVmlinuz(t *tree, cfg *config) ([]string, error) {
+	_, without, err := kernelDirs(t)
+	if err != nil {
+		return nil, err
+	}
+	var items []string
+	for _, k := range without {
+		item := quotePath("/usr/lib/modules/" + k)
+		if _, ok, err := t.stat("boot/vmlinuz-" + k); err != nil {
+			return nil, err
+		} else if ok {
+			item += " (the kernel is only in /boot/vmlinuz-" + k + ")"
+		}
+		items = append(items, item)
+	}
+	return cfg.items("Found directories in /usr/lib/modules without vmlinuz", items), nil
+}
+
+func checkPolicyRcD(t *tree, _ *config) ([]string, error) {
+	for _, f := range []string{"usr/sbin/policy-rc.d", "sbin/policy-rc.d"} {
+		_, ok, err := t.lstat(f)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return fail("Found /%s; it stops services from starting when packages are installed or upgraded on the booted system", f)
+		}
+	}
+	return nil, nil
+}
+
+func checkBuildDiversions(t *tree, cfg *config) ([]string, error) {
+	var found []string
+	seen := map[string]bool{}
+	for _, f := range []string{"usr/sbin/start-stop-daemon.REAL", "sbin/start-stop-daemon.REAL", "usr/sbin/initctl.REAL", "sbin/initctl.REAL"} {
+		_, ok, err := t.lstat(f)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		// /sbin is usually a symlink to usr/sbin: report each file once.
+		real, err := t.resolve(f, false)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[real] {
+			seen[real] = true
+			found = append(found, "/"+f)
+		}
+	}
+	return cfg.items("Found files diverted at build time and never restored", found), nil
+}
