@@ -15,9 +15,9 @@ import (
 func newComposeCommitCmd() *cobra.Command {
 	var (
 		repo, branch, mode, subject, body, commitIDFile, parent string
-		ownerUID, ownerGID, jobs                                 int
-		metadata                                                 []string
-		noParent                                                 bool
+		ownerUID, ownerGID, jobs                                int
+		metadata                                                []string
+		noParent                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "commit --repo REPO --branch REF DIR",
