@@ -35,6 +35,12 @@ type File struct {
 	Xattrs       map[string]string
 	Devmajor     int64
 	Devminor     int64
+	// RawName, if set, is written verbatim as the tar member name (no "./"
+	// prefix, no parent directories added): for tests of hostile archives.
+	RawName string
+	// RawLink, if set, is written verbatim as the link name of a hardlink
+	// or symlink.
+	RawLink string
 }
 
 // Package describes a .deb to build.
@@ -52,6 +58,11 @@ type Package struct {
 	Triggers  string
 	// Compression of data.tar: "gz" (default), "xz", "zst" or "none".
 	Compression string
+	// NoMD5sums leaves the md5sums member out, as some packages do.
+	NoMD5sums bool
+	// ControlFiles are extra control.tar members ("shlibs", "templates",
+	// ...), written with mode 0644 after the standard ones.
+	ControlFiles map[string]string
 }
 
 func (p *Package) defaults() {
@@ -167,8 +178,10 @@ func dataTar(p Package) (compressed []byte, md5sums string, err error) {
 	var sums strings.Builder
 	for _, f := range p.Files {
 		rel := strings.Trim(f.Path, "/")
-		if err := addParents(path.Dir(rel)); err != nil {
-			return nil, "", err
+		if f.RawName == "" {
+			if err := addParents(path.Dir(rel)); err != nil {
+				return nil, "", err
+			}
 		}
 		h := &tar.Header{Typeflag: f.Type, Name: "./" + rel, Mode: f.Mode, Uid: f.UID, Gid: f.GID, Uname: f.Uname, Gname: f.Gname, ModTime: modTime, Devmajor: f.Devmajor, Devminor: f.Devminor}
 		if h.Typeflag == 0 {
@@ -180,9 +193,14 @@ func dataTar(p Package) (compressed []byte, md5sums string, err error) {
 		if h.Gname == "" && f.GID == 0 {
 			h.Gname = "root"
 		}
+		if f.RawName != "" {
+			h.Name = f.RawName
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			h.Name += "/"
+			if f.RawName == "" {
+				h.Name += "/"
+			}
 			if h.Mode == 0 {
 				h.Mode = 0o755
 			}
@@ -196,10 +214,16 @@ func dataTar(p Package) (compressed []byte, md5sums string, err error) {
 		case tar.TypeSymlink:
 			h.Linkname = f.Link
 			h.Mode = 0o777
+			if f.RawLink != "" {
+				h.Linkname = f.RawLink
+			}
 		case tar.TypeLink:
 			h.Linkname = "./" + strings.Trim(f.Link, "/")
 			if h.Mode == 0 {
 				h.Mode = 0o644
+			}
+			if f.RawLink != "" {
+				h.Linkname = f.RawLink
 			}
 		default:
 			if h.Mode == 0 {
@@ -236,7 +260,7 @@ func controlTar(p Package, md5sums string) ([]byte, error) {
 		body string
 	}
 	members := []member{{"control", 0o644, p.Control()}}
-	if md5sums != "" {
+	if md5sums != "" && !p.NoMD5sums {
 		members = append(members, member{"md5sums", 0o644, md5sums})
 	}
 	if len(p.Conffiles) > 0 {
@@ -249,6 +273,14 @@ func controlTar(p Package, md5sums string) ([]byte, error) {
 		if body, ok := p.Scripts[s]; ok {
 			members = append(members, member{s, 0o755, body})
 		}
+	}
+	extra := make([]string, 0, len(p.ControlFiles))
+	for name := range p.ControlFiles {
+		extra = append(extra, name)
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		members = append(members, member{name, 0o644, p.ControlFiles[name]})
 	}
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)

@@ -1,0 +1,319 @@
+package deb
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/bzip2"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz/lzma"
+	xi2xz "github.com/xi2/xz"
+)
+
+// ErrFormat is wrapped by every error about a malformed .deb.
+var ErrFormat = errors.New("malformed .deb")
+
+// Member is one file of control.tar (control, md5sums, conffiles, preinst, ...).
+type Member struct {
+	Name    string // base name, e.g. "postinst"
+	Mode    int64  // permission bits from the tar header
+	ModTime time.Time
+	Data    []byte
+}
+
+// Package is an opened .deb: its control data in memory and a handle on its
+// data.tar that can be streamed with Data.
+type Package struct {
+	// Filename names the .deb in errors. OpenFile sets it to the path.
+	Filename string
+	// Control is DEBIAN/control with fields in file order and raw values.
+	Control Control
+	// Members are the files of control.tar in archive order, control included.
+	Members []Member
+	// Conffiles is the parsed conffiles member.
+	Conffiles []Conffile
+	// Triggers is the parsed triggers member.
+	Triggers []Trigger
+
+	ra       io.ReaderAt
+	dataOff  int64
+	dataSize int64
+	dataComp string // "", ".gz", ".xz", ".zst", ".bz2", ".lzma"
+	closer   io.Closer
+}
+
+// Name is the Package field.
+func (p *Package) Name() string { return p.Control.Get("Package") }
+
+// Version is the Version field.
+func (p *Package) Version() string { return p.Control.Get("Version") }
+
+// Architecture is the Architecture field.
+func (p *Package) Architecture() string { return p.Control.Get("Architecture") }
+
+// MultiArchSame reports Multi-Arch: same, which puts ":<arch>" in the names of
+// the package's info files.
+func (p *Package) MultiArchSame() bool { return p.Control.Get("Multi-Arch") == "same" }
+
+// Member returns the named control.tar member.
+func (p *Package) Member(name string) (Member, bool) {
+	for _, m := range p.Members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// String names the package for messages: its file name if known, else
+// name_version_arch.
+func (p *Package) String() string {
+	if p.Filename != "" {
+		return p.Filename
+	}
+	return fmt.Sprintf("%s_%s_%s", p.Name(), p.Version(), p.Architecture())
+}
+
+// Close releases the file opened by OpenFile. It is a no-op for Open.
+func (p *Package) Close() error {
+	if p.closer == nil {
+		return nil
+	}
+	return p.closer.Close()
+}
+
+// OpenFile opens the .deb at path. The file stays open until Close.
+func OpenFile(path string) (*Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p, err := open(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.closer = f
+	return p, nil
+}
+
+// Open reads the ar container and control.tar of a .deb. r must stay valid
+// while the Package's data is read.
+func Open(r io.ReaderAt, size int64) (*Package, error) {
+	return open(r, size, "")
+}
+
+func open(r io.ReaderAt, size int64, name string) (*Package, error) {
+	p := &Package{Filename: name, ra: r}
+	fail := func(format string, args ...any) error {
+		n := name
+		if n == "" {
+			n = "package"
+		}
+		return fmt.Errorf("%s: %w: %s", n, ErrFormat, fmt.Sprintf(format, args...))
+	}
+	magic := make([]byte, 8)
+	if _, err := r.ReadAt(magic, 0); err != nil || string(magic) != "!<arch>\n" {
+		return nil, fail("bad ar magic (not a Debian binary package)")
+	}
+	var controlOff, controlSize int64 = -1, 0
+	controlComp := ""
+	sawBinary, sawData := false, false
+	off := int64(8)
+	for idx := 0; off < size; idx++ {
+		var hdr [60]byte
+		if _, err := r.ReadAt(hdr[:], off); err != nil {
+			return nil, fail("truncated ar member header at offset %d", off)
+		}
+		if string(hdr[58:60]) != "`\n" {
+			return nil, fail("bad ar member header at offset %d", off)
+		}
+		mname := strings.TrimSuffix(strings.TrimRight(string(hdr[0:16]), " "), "/")
+		msize, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
+		if err != nil || msize < 0 {
+			return nil, fail("ar member %q has a bad size", mname)
+		}
+		body := off + 60
+		if body+msize > size {
+			return nil, fail("ar member %q is truncated (needs %d bytes, file has %d)", mname, body+msize, size)
+		}
+		switch {
+		case idx == 0:
+			if mname != "debian-binary" {
+				return nil, fail("first ar member is %q, want debian-binary", mname)
+			}
+			v := make([]byte, msize)
+			if _, err := r.ReadAt(v, body); err != nil {
+				return nil, fail("read debian-binary: %v", err)
+			}
+			if !strings.HasPrefix(string(v), "2.") {
+				return nil, fail("unsupported format version %q", strings.TrimSpace(string(v)))
+			}
+			sawBinary = true
+		case strings.HasPrefix(mname, "control.tar"):
+			controlOff, controlSize, controlComp = body, msize, strings.TrimPrefix(mname, "control.tar")
+		case strings.HasPrefix(mname, "data.tar"):
+			p.dataOff, p.dataSize, p.dataComp = body, msize, strings.TrimPrefix(mname, "data.tar")
+			sawData = true
+		case strings.HasPrefix(mname, "_"):
+			// Reserved for signatures and other extensions; dpkg ignores them.
+		default:
+			return nil, fail("unexpected ar member %q", mname)
+		}
+		off = body + msize + msize%2
+	}
+	switch {
+	case !sawBinary:
+		return nil, fail("missing debian-binary member")
+	case controlOff < 0:
+		return nil, fail("missing control.tar member")
+	case !sawData:
+		return nil, fail("missing data.tar member")
+	}
+	if !knownCompression(controlComp) {
+		return nil, fail("control.tar%s: unknown compression", controlComp)
+	}
+	if !knownCompression(p.dataComp) {
+		return nil, fail("data.tar%s: unknown compression", p.dataComp)
+	}
+	if err := p.readControl(io.NewSectionReader(r, controlOff, controlSize), controlComp); err != nil {
+		return nil, fail("control.tar%s: %v", controlComp, err)
+	}
+	return p, nil
+}
+
+func knownCompression(ext string) bool {
+	switch ext {
+	case "", ".gz", ".xz", ".zst", ".bz2", ".lzma":
+		return true
+	}
+	return false
+}
+
+// decompress wraps r in the decompressor for a member suffix.
+func decompress(ext string, r io.Reader) (io.ReadCloser, error) {
+	switch ext {
+	case "":
+		return io.NopCloser(r), nil
+	case ".gz":
+		zr, err := gzip.NewReader(bufio.NewReaderSize(r, 64*1024))
+		if err != nil {
+			return nil, err
+		}
+		return zr, nil
+	case ".xz":
+		// xi2/xz decodes Debian's data.tar.xz about 1.5x faster than
+		// ulikunitz/xz (measured on libc6). 0 selects its 64 MiB
+		// dictionary cap, enough for xz -9.
+		xr, err := xi2xz.NewReader(bufio.NewReaderSize(r, 64*1024), 0)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(xr), nil
+	case ".zst":
+		// One goroutine per stream: packages are already decoded in parallel.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
+		if err != nil {
+			return nil, err
+		}
+		return zr.IOReadCloser(), nil
+	case ".bz2":
+		return io.NopCloser(bzip2.NewReader(r)), nil
+	case ".lzma":
+		lr, err := lzma.NewReader(bufio.NewReaderSize(r, 64*1024))
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(lr), nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", ext)
+}
+
+func (p *Package) readControl(r io.Reader, comp string) error {
+	zr, err := decompress(comp, r)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read tar: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if strings.Contains(name, "/") || name == "." || name == ".." {
+			return fmt.Errorf("unexpected member %q", h.Name)
+		}
+		if h.Size > 64<<20 {
+			return fmt.Errorf("member %s is too large (%d bytes)", name, h.Size)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		p.Members = append(p.Members, Member{Name: name, Mode: h.Mode & 0o7777, ModTime: h.ModTime, Data: b})
+	}
+	ctl, ok := p.Member("control")
+	if !ok {
+		return fmt.Errorf("no control file")
+	}
+	if p.Control, err = ParseControl(ctl.Data); err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	for _, f := range []string{"Package", "Version", "Architecture"} {
+		if strings.TrimSpace(p.Control.Get(f)) == "" {
+			return fmt.Errorf("control: missing %s field", f)
+		}
+	}
+	if m, ok := p.Member("conffiles"); ok {
+		if p.Conffiles, err = parseConffiles(m.Data); err != nil {
+			return err
+		}
+	}
+	if m, ok := p.Member("triggers"); ok {
+		if p.Triggers, err = parseTriggers(m.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Data streams data.tar. Close the result when done; every call starts
+// from the beginning.
+func (p *Package) Data() (*Data, error) {
+	zr, err := decompress(p.dataComp, io.NewSectionReader(p.ra, p.dataOff, p.dataSize))
+	if err != nil {
+		return nil, fmt.Errorf("%s: data.tar%s: %w: %v", p, p.dataComp, ErrFormat, err)
+	}
+	return &Data{Reader: tar.NewReader(zr), zr: zr}, nil
+}
+
+// Data is a streaming reader of a package's data.tar.
+type Data struct {
+	*tar.Reader
+	zr io.ReadCloser
+}
+
+// Close releases the decompressor.
+func (d *Data) Close() error { return d.zr.Close() }
