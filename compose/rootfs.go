@@ -1,0 +1,213 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apt-ostree/apt-ostree/apt"
+	"github.com/apt-ostree/apt-ostree/assemble"
+	"github.com/apt-ostree/apt-ostree/deb"
+)
+
+// Summary says what building a root did, for the commands' summary line.
+type Summary struct {
+	Packages        int           `json:"packages"`
+	Downloaded      int           `json:"downloaded"`
+	BytesDownloaded int64         `json:"bytes-downloaded"`
+	Files           int           `json:"files"`
+	Kernel          string        `json:"kernel,omitempty"`
+	Phases          []PhaseTime   `json:"phases"`
+	Total           time.Duration `json:"-"`
+	// Unpacked lists, per package, the files it owns (for chunking).
+	Unpacked []*deb.Unpacked `json:"-"`
+}
+
+// PhaseTime is one timed phase of a compose.
+type PhaseTime struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// String is the one-line summary a command prints.
+func (s *Summary) String() string {
+	line := fmt.Sprintf("%d packages (%d downloaded, %s), %d files", s.Packages, s.Downloaded, humanBytes(s.BytesDownloaded), s.Files)
+	if s.Kernel != "" {
+		line += ", kernel " + s.Kernel
+	}
+	line += "; "
+	for i, p := range s.Phases {
+		if i > 0 {
+			line += ", "
+		}
+		line += fmt.Sprintf("%s %.1fs", p.Name, p.Seconds)
+	}
+	return line + fmt.Sprintf("; total %.1fs", s.Total.Seconds())
+}
+
+func (s *Summary) add(name string, d time.Duration) {
+	s.Phases = append(s.Phases, PhaseTime{name, d.Seconds()})
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// Rootfs builds the treefile's configured Debian root in dest, like
+// rpm-ostree's compose rootfs: the root is assembled in a directory beside
+// dest and renamed into place only when it is complete. dest must not exist.
+func Rootfs(ctx context.Context, dest string, opts Options) (*Summary, error) {
+	start := time.Now()
+	if _, err := os.Lstat(dest); err == nil {
+		return nil, fmt.Errorf("compose rootfs: %s already exists; remove it or choose another destination", dest)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("compose rootfs: %w", err)
+	}
+	plan, err := Resolve(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	resolved := time.Since(start)
+	version := ""
+	if tf := plan.Treefile; tf.AutomaticVersionPrefix != "" {
+		if version, err = NextVersion(tf.AutomaticVersionPrefix, tf.AutomaticVersionSuffix, "", time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	parent := filepath.Dir(dest)
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("compose rootfs: %w", err)
+	}
+	sum, err := plan.BuildRoot(ctx, tmp, version, opts)
+	if err != nil {
+		removeRoot(tmp, opts)
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		removeRoot(tmp, opts)
+		return nil, err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		removeRoot(tmp, opts)
+		return nil, fmt.Errorf("compose rootfs: %w", err)
+	}
+	sum.Phases = append([]PhaseTime{{"resolve", resolved.Seconds()}}, sum.Phases...)
+	sum.Total = time.Since(start)
+	return sum, nil
+}
+
+func removeRoot(dir string, opts Options) {
+	if err := os.RemoveAll(dir); err != nil {
+		opts.logger().Warn("could not remove the unfinished root", "dir", dir, "err", err)
+	}
+}
+
+// BuildRoot downloads the plan's packages, unpacks them into root (an
+// empty directory), writes the dpkg database, configures the packages and
+// applies the treefile's steps and initramfs. version is the compose
+// version for mutate-os-release ("" for none).
+func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options) (*Summary, error) {
+	sum := &Summary{}
+	order := p.Resolved.InstallOrder()
+	sum.Packages = len(order)
+
+	t := time.Now()
+	paths, stats, err := p.client.Fetch(ctx, order)
+	if err != nil {
+		return nil, err
+	}
+	sum.Downloaded, sum.BytesDownloaded = stats.Downloaded, stats.Bytes
+	sum.add("download", time.Since(t))
+
+	t = time.Now()
+	debs := make([]*deb.Package, 0, len(paths))
+	defer func() {
+		for _, d := range debs {
+			d.Close()
+		}
+	}()
+	for i, path := range paths {
+		d, err := deb.OpenFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", order[i].ID(), order[i].URL(), err)
+		}
+		debs = append(debs, d)
+		if err := checkDebMatches(order[i], d); err != nil {
+			return nil, err
+		}
+	}
+	unpacked, err := deb.Unpack(ctx, root, debs, deb.Options{Jobs: opts.Jobs, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range unpacked {
+		sum.Files += len(u.Files)
+	}
+	sum.Unpacked = unpacked
+	if err := deb.WriteDatabase(ctx, root, unpacked, deb.DatabaseOptions{Arch: p.Treefile.Arch}); err != nil {
+		return nil, err
+	}
+	sum.add("unpack", time.Since(t))
+
+	tf := p.Treefile
+	steps := assemble.Steps{
+		Units:             tf.Units,
+		DefaultTarget:     tf.DefaultTarget,
+		OSReleaseBase:     tf.MutateOSRelease,
+		Version:           version,
+		RemoveFiles:       tf.RemoveFiles,
+		Postprocess:       tf.Postprocess,
+		PostprocessScript: tf.PostprocessScript,
+		MachineIDCompat:   tf.MachineIDCompat,
+	}
+	for _, f := range tf.AddFiles {
+		steps.AddFiles = append(steps.AddFiles, assemble.AddFile{Src: f.Src, Dest: f.Dest})
+	}
+	for _, r := range tf.RemoveFromPackages {
+		steps.RemoveFromPackages = append(steps.RemoveFromPackages, assemble.RemoveFromPackage{Package: r.Package, Patterns: r.Patterns})
+	}
+	preinst := make([]string, len(order))
+	for i, pkg := range order {
+		preinst[i] = pkg.Name + ":" + pkg.Architecture
+	}
+	timings := &assemble.Timings{}
+	kernel, err := assemble.Run(ctx, root, steps, assemble.Options{
+		PreinstOrder:  preinst,
+		InitramfsArgs: tf.InitramfsArgs,
+		NoInitramfs:   tf.NoInitramfs,
+		Logger:        opts.Logger,
+		Timings:       timings,
+	})
+	for _, ph := range timings.Phases {
+		sum.add(ph.Name, ph.Duration)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if kernel != nil {
+		sum.Kernel = kernel.Version
+	}
+	return sum, nil
+}
+
+// checkDebMatches guards against a pool file that is not the package the
+// index promised (the pool is keyed by SHA256, so this means a broken
+// repository).
+func checkDebMatches(want *apt.Package, got *deb.Package) error {
+	if got.Name() != want.Name || got.Version() != want.Version {
+		return fmt.Errorf("%s from %s: the .deb is %s %s, not what the index lists; the repository is inconsistent", want.ID(), want.URL(), got.Name(), got.Version())
+	}
+	return nil
+}

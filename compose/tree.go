@@ -1,0 +1,416 @@
+package compose
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apt-ostree/apt-ostree/bootc"
+	"github.com/apt-ostree/apt-ostree/lint"
+	"github.com/apt-ostree/apt-ostree/ostree"
+	"github.com/apt-ostree/apt-ostree/ostree/gvariant"
+)
+
+// Commit metadata keys apt-ostree writes besides ostree's own.
+const (
+	MetaInputHash = "apt-ostree.inputhash"
+	MetaPackages  = "apt-ostree.packages"
+	MetaInitramfs = "apt-ostree.initramfs-args"
+	MetaVersion   = "version"
+)
+
+// TreeOptions are compose tree's settings on top of Options.
+type TreeOptions struct {
+	Options
+	// Repo is the OSTree repository; an archive repo is created if missing.
+	Repo string
+	// Workdir holds the root while it is built; default CacheDir/tmp.
+	Workdir string
+	// ForceNocache builds even when the input hash is unchanged.
+	ForceNocache bool
+	// AddMetadata are --add-metadata-string values (highest priority).
+	AddMetadata map[string]string
+	// AddMetadataJSON is --add-metadata-from-json: a file with an object.
+	AddMetadataJSON string
+	// WriteCommitIDTo writes the commit id there and leaves the ref alone.
+	WriteCommitIDTo string
+	// WriteComposeJSONTo writes rpm-ostree's compose JSON there.
+	WriteComposeJSONTo string
+	// TouchIfChanged creates or updates the mtime of this file when a new
+	// commit was written.
+	TouchIfChanged string
+	// Parent overrides the parent commit; NoParent makes a root commit.
+	Parent   string
+	NoParent bool
+	// SkipLint names lints not to run on the tree before committing.
+	SkipLint []string
+}
+
+// TreeResult is what compose tree did.
+type TreeResult struct {
+	// Changed is false when the input hash matched the previous commit
+	// and nothing was written.
+	Changed   bool
+	Ref       string
+	Commit    string
+	Version   string
+	InputHash string
+	Summary   *Summary
+	Stats     ostree.CommitStats
+}
+
+// Tree composes the treefile into an OSTree commit on its ref, as
+// rpm-ostree compose tree does: resolve, compare the input hash with the
+// previous commit's, build the root, lay it out for OSTree and bootc, lint
+// it and commit it with the previous commit as parent.
+func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
+	start := time.Now()
+	if opts.Repo == "" {
+		return nil, errors.New("compose tree: no repository: pass --repo")
+	}
+	extra, err := extraMetadata(opts)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := Resolve(ctx, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	tf := plan.Treefile
+	if tf.Ref == "" && opts.WriteCommitIDTo == "" {
+		return nil, fmt.Errorf("compose tree: treefile %s has no ref (set ref, or pass --write-commitid-to)", opts.Treefile)
+	}
+	repo, err := openOrInitRepo(ctx, opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	prev, prevMeta, err := previousCommit(repo, tf.Ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &TreeResult{Ref: tf.Ref, InputHash: plan.InputHash}
+	if prev != nil && !opts.ForceNocache {
+		if h, _ := prevMeta[MetaInputHash].(string); h == plan.InputHash {
+			opts.logger().Info("No apparent changes since previous commit; use --force-nocache to override", "commit", prev.String())
+			res.Commit = prev.String()
+			return res, nil
+		}
+	}
+	res.Changed = true
+	if v, ok := extra[MetaVersion].(string); ok {
+		res.Version = v
+	} else if tf.AutomaticVersionPrefix != "" {
+		prevVersion, _ := prevMeta[MetaVersion].(string)
+		if res.Version, err = NextVersion(tf.AutomaticVersionPrefix, tf.AutomaticVersionSuffix, prevVersion, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+
+	workdir := opts.Workdir
+	if workdir == "" {
+		workdir = filepath.Join(opts.CacheDir, "tmp")
+	}
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return nil, fmt.Errorf("compose tree: workdir: %w", err)
+	}
+	root, err := os.MkdirTemp(workdir, "rootfs-")
+	if err != nil {
+		return nil, fmt.Errorf("compose tree: workdir: %w", err)
+	}
+	defer removeRoot(root, opts.Options)
+	if err := os.Chmod(root, 0o755); err != nil {
+		return nil, err
+	}
+	sum, err := plan.BuildRoot(ctx, root, res.Version, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	res.Summary = sum
+
+	t := time.Now()
+	treefileJSON, err := tf.JSON()
+	if err != nil {
+		return nil, err
+	}
+	bopts := bootc.DefaultOptions()
+	if tf.MachineIDCompat != nil {
+		bopts.MachineIDCompat = *tf.MachineIDCompat
+	}
+	bopts.TreefileJSON = treefileJSON
+	bopts.Container = tf.Container
+	bopts.NoInitramfs = tf.NoInitramfs
+	bopts.Logger = opts.Logger
+	if err := bootc.PostProcess(ctx, root, bopts); err != nil {
+		return nil, err
+	}
+	kver := ""
+	if !tf.Container {
+		if kver, err = bootc.KernelVersion(root); err != nil {
+			return nil, fmt.Errorf("compose tree: %w (add a linux-image package, or set container: true)", err)
+		}
+	}
+	sum.add("postprocess", time.Since(t))
+
+	t = time.Now()
+	report, err := lint.Run(ctx, lint.DirFS(root), lint.Options{Skip: opts.SkipLint})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range report.Results {
+		if !r.Passed && !r.Skipped {
+			opts.logger().Warn("lint: "+r.Name, "type", r.Type.String(), "message", strings.Join(r.Message, "; "))
+		}
+	}
+	if err := report.Err(); err != nil {
+		return nil, fmt.Errorf("compose tree: the composed tree fails bootc's lints (see the warnings above; skip one with --skip-lint NAME): %w", err)
+	}
+	sum.add("lint", time.Since(t))
+
+	md := map[string]any{}
+	for k, v := range tf.AddCommitMetadata {
+		md[k] = v
+	}
+	if res.Version != "" {
+		md[MetaVersion] = res.Version
+	}
+	md[MetaInputHash] = plan.InputHash
+	pkgs := make([]any, 0, len(plan.Resolved.Packages))
+	for _, p := range plan.Resolved.Packages {
+		pkgs = append(pkgs, []any{p.Name, p.Version, p.Architecture})
+	}
+	md[MetaPackages] = gvariant.Variant{Type: "a(sss)", Value: pkgs}
+	if len(tf.InitramfsArgs) > 0 {
+		md[MetaInitramfs] = tf.InitramfsArgs
+	}
+	if len(tf.ContainerCmd) > 0 {
+		md["ostree.container-cmd"] = tf.ContainerCmd
+	}
+	if kver != "" {
+		md["ostree.bootable"] = true
+		md["ostree.linux"] = kver
+	}
+	for k, v := range extra {
+		md[k] = v
+	}
+	commitOpts := ostree.CommitOptions{
+		Ref:       tf.Ref,
+		WriteRef:  opts.WriteCommitIDTo == "" && tf.Ref != "",
+		Parent:    opts.Parent,
+		NoParent:  opts.NoParent,
+		Timestamp: commitTime(),
+		Metadata:  md,
+		OwnerUID:  -1,
+		OwnerGID:  -1,
+		Jobs:      opts.Jobs,
+	}
+	if prev != nil && opts.Parent == "" && !opts.NoParent {
+		commitOpts.Parent = prev.String()
+	}
+	t = time.Now()
+	csum, stats, err := repo.CommitDir(ctx, root, commitOpts)
+	if err != nil {
+		return nil, err
+	}
+	sum.add("commit", time.Since(t))
+	sum.Total = time.Since(start)
+	res.Commit, res.Stats = csum.String(), stats
+	if opts.WriteCommitIDTo != "" {
+		if err := writeFileAtomic(opts.WriteCommitIDTo, []byte(res.Commit+"\n")); err != nil {
+			return nil, err
+		}
+	}
+	if opts.WriteComposeJSONTo != "" {
+		if err := writeComposeJSON(opts.WriteComposeJSONTo, res, commitOpts, csum, repo); err != nil {
+			return nil, err
+		}
+	}
+	if opts.TouchIfChanged != "" {
+		if err := touch(opts.TouchIfChanged); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func openOrInitRepo(ctx context.Context, path string) (*ostree.Repo, error) {
+	repo, err := ostree.Open(path)
+	if errors.Is(err, ostree.ErrNotRepo) {
+		if _, serr := os.Stat(path); serr == nil {
+			entries, _ := os.ReadDir(path)
+			if len(entries) > 0 {
+				return nil, fmt.Errorf("--repo %s exists but is not an OSTree repository; give a new or existing repo path", path)
+			}
+		}
+		return ostree.Init(ctx, path, ostree.ModeArchive)
+	}
+	return repo, err
+}
+
+// previousCommit returns the commit the ref (or --parent) points at, with
+// its metadata; nil when there is none.
+func previousCommit(repo *ostree.Repo, ref string, opts TreeOptions) (*ostree.Checksum, map[string]any, error) {
+	if opts.NoParent {
+		return nil, nil, nil
+	}
+	rev := opts.Parent
+	if rev == "" {
+		if ref == "" {
+			return nil, nil, nil
+		}
+		c, err := repo.ReadRef(ref)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		rev = c.String()
+	}
+	c, err := repo.ResolveRev(rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	commit, err := repo.ReadCommit(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, commit.Metadata, nil
+}
+
+// extraMetadata merges --add-metadata-from-json under --add-metadata-string.
+func extraMetadata(opts TreeOptions) (map[string]any, error) {
+	md := map[string]any{}
+	if opts.AddMetadataJSON != "" {
+		data, err := os.ReadFile(opts.AddMetadataJSON)
+		if err != nil {
+			return nil, fmt.Errorf("--add-metadata-from-json: %w", err)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return nil, fmt.Errorf("--add-metadata-from-json %s: must be a JSON object: %w", opts.AddMetadataJSON, err)
+		}
+		for k, v := range obj {
+			gv, err := jsonToMetadata(v)
+			if err != nil {
+				return nil, fmt.Errorf("--add-metadata-from-json %s: key %q: %w", opts.AddMetadataJSON, k, err)
+			}
+			md[k] = gv
+		}
+	}
+	for k, v := range opts.AddMetadata {
+		md[k] = v
+	}
+	return md, nil
+}
+
+// jsonToMetadata maps JSON values onto the GVariant types ostree tools
+// expect: strings, booleans, integers as int64, string lists.
+func jsonToMetadata(v any) (any, error) {
+	switch v := v.(type) {
+	case string, bool:
+		return v, nil
+	case float64:
+		if v == float64(int64(v)) {
+			return int64(v), nil
+		}
+		return nil, fmt.Errorf("%v: only whole numbers are supported", v)
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, errors.New("only lists of strings are supported")
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported JSON value %v", v)
+}
+
+// commitTime honours SOURCE_DATE_EPOCH so that rebuilds are reproducible.
+func commitTime() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	return time.Now().UTC()
+}
+
+func writeComposeJSON(path string, res *TreeResult, opts ostree.CommitOptions, csum ostree.Checksum, repo *ostree.Repo) error {
+	commit, err := repo.ReadCommit(csum)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"ostree-commit":                res.Commit,
+		"ostree-content-checksum":      commit.ContentChecksum().String(),
+		"ostree-timestamp":             commit.Timestamp.UTC().Format(time.RFC3339),
+		"apt-ostree-inputhash":         res.InputHash,
+		"ostree-n-metadata-total":      res.Stats.MetadataObjectsTotal,
+		"ostree-n-metadata-written":    res.Stats.MetadataObjectsWritten,
+		"ostree-n-content-total":       res.Stats.ContentObjectsTotal,
+		"ostree-n-content-written":     res.Stats.ContentObjectsWritten,
+		"ostree-n-cache-hits":          res.Stats.ContentObjectsTotal - res.Stats.ContentObjectsWritten,
+		"ostree-content-bytes-written": res.Stats.ContentBytesWritten,
+	}
+	if opts.WriteRef {
+		out["ref"] = res.Ref
+	}
+	if res.Version != "" {
+		out["ostree-version"] = res.Version
+	}
+	keys := make([]string, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+func touch(path string) error {
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); errors.Is(err, fs.ErrNotExist) {
+		return writeFileAtomic(path, nil)
+	} else if err != nil {
+		return fmt.Errorf("--touch-if-changed: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
