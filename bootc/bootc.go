@@ -1,0 +1,136 @@
+package bootc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Options are the treefile settings post-processing honours. Start from
+// DefaultOptions: the zero value has MachineIDCompat false, which is not
+// rpm-ostree's default.
+type Options struct {
+	// MachineIDCompat is the treefile's machineid-compat: true commits an
+	// empty /etc/machine-id, false none (systemd then runs first-boot presets).
+	MachineIDCompat bool
+	// Units are enabled through symlinks in /etc/systemd/system/<target>.wants.
+	Units []string
+	// DefaultTarget, if set, becomes /usr/lib/systemd/system/default.target.
+	DefaultTarget string
+	// TreefileJSON, if set, is written to /usr/share/apt-ostree/treefile.json.
+	TreefileJSON []byte
+	// Kargs, if set, are written to /usr/lib/bootc/kargs.d/10-apt-ostree.toml.
+	Kargs []string
+	// Container is the treefile's container: the root need not hold a kernel.
+	Container bool
+	// NoInitramfs is the treefile's no-initramfs: a kernel without an
+	// initramfs is accepted.
+	NoInitramfs bool
+	// FailOnDevices is the treefile's ignore-devices: false. By default
+	// (false) char and block devices other than overlay whiteouts are removed
+	// with a warning; with FailOnDevices they are an error.
+	FailOnDevices bool
+	// Logger receives notices about removed content; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns rpm-ostree's defaults: machineid-compat true,
+// ignore-devices true.
+func DefaultOptions() Options {
+	return Options{MachineIDCompat: true}
+}
+
+func (o Options) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+// ErrNoKernel is returned by KernelVersion when usr/lib/modules holds no
+// kernel; callers composing a non-bootable (container) tree branch on it.
+var ErrNoKernel = errors.New("no kernel in usr/lib/modules")
+
+// Step is one named post-processing step. Run works on the root directory
+// in place and may be run again on its own output.
+type Step struct {
+	Name string
+	Run  func(ctx context.Context, root string, opts Options) error
+}
+
+// Steps returns the post-processing steps in the order PostProcess runs
+// them. Each name is the rpm-ostree composepost function it mirrors, with
+// dashes.
+func Steps() []Step {
+	return []Step{
+		// process_kernel_and_initramfs: kernel and initramfs into usr/lib/modules/$kver, /boot emptied.
+		{"process-kernel-and-initramfs", processKernelAndInitramfs},
+		// compose_prepare_rootfs: drop what a fresh ostree root would not carry over.
+		{"prepare-rootfs", prepareRootfs},
+		// the etc -> usr/etc rename at the start of compose_postprocess.
+		{"rename-etc", renameEtc},
+		// postprocess_cleanup_rpmdb and the common cleanup, for dpkg/apt.
+		{"cleanup-leftover-files", cleanupLeftoverFiles},
+		// the rpmdb move and macros.rpm-ostree, for the dpkg database.
+		{"move-dpkg-database", moveDpkgDatabase},
+		// compose_postprocess_units.
+		{"units", PostprocessUnits},
+		// compose_postprocess_default_target.
+		{"default-target", PostprocessDefaultTarget},
+		// postprocess_presets.
+		{"presets", postprocessPresets},
+		// postprocess_useradd.
+		{"useradd", postprocessUseradd},
+		// the machine-id part of process_kernel_and_initramfs.
+		{"machine-id", postprocessMachineID},
+		// writing usr/share/rpm-ostree/treefile.json.
+		{"treefile-json", writeTreefileJSON},
+		// (bootc images ship usr/lib/ostree/prepare-root.conf.)
+		{"prepare-root-conf", WritePrepareRootConf},
+		// (bootc's usr/lib/bootc/kargs.d.)
+		{"kargs", postprocessKargs},
+		// postprocess_embedded_ovl_whiteouts and ignore-devices.
+		{"embedded-ovl-whiteouts", postprocessDevices},
+		// (bootc's utf8 lint, as an early error: ostree cannot store such names.)
+		{"utf8-filenames", checkUTF8Filenames},
+		// compose_init_rootfs's symlinks and rootfs_prepare_links.
+		{"rootfs-links", prepareRootfsLinks},
+		// rpm-ostree-0-integration.conf.
+		{"integration-tmpfiles", writeIntegrationTmpfiles},
+		// convert_var_to_tmpfiles_d.
+		{"convert-var-to-tmpfiles-d", convertVarToTmpfilesD},
+		// compose_init_rootfs's directories.
+		{"init-rootfs", initRootfs},
+	}
+}
+
+// PostProcess runs Steps in order on root, stopping at the first error.
+func PostProcess(ctx context.Context, root string, opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	for _, s := range Steps() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := s.Run(ctx, root, opts); err != nil {
+			return fmt.Errorf("bootc post-processing step %s: %w", s.Name, err)
+		}
+		opts.log().Debug("bootc post-processing step done", "step", s.Name, "took", time.Since(start))
+	}
+	return nil
+}
+
+func (o Options) validate() error {
+	if len(o.Units) > 0 && !o.MachineIDCompat {
+		return errors.New("treefile units need machineid-compat: true (with machineid-compat: false systemd applies presets on first boot instead)")
+	}
+	if t := o.DefaultTarget; t != "" && (!strings.HasSuffix(t, ".target") || strings.Contains(t, "/")) {
+		return fmt.Errorf("default-target %q: not a .target unit name", t)
+	}
+	return checkKargs(o.Kargs)
+}
