@@ -1,0 +1,388 @@
+package apt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a Client. Only CacheDir is required.
+type Options struct {
+	// CacheDir holds lists/ (verified indexes) and pool/ (verified .debs,
+	// named by SHA256). It is created if missing and locked while in use.
+	CacheDir string
+	// HTTPClient defaults to a client with connect and header timeouts.
+	HTTPClient *http.Client
+	// Retries is how many times a failed request (network error, 5xx,
+	// 429) is retried, with exponential backoff. Default 3; negative
+	// means none.
+	Retries int
+	// RetryDelay is the first backoff delay, doubled each retry. Default
+	// 500ms.
+	RetryDelay time.Duration
+	// Jobs bounds parallel downloads. Default 4 × CPUs.
+	Jobs int
+	// Progress receives download progress: live bars when it is a
+	// terminal, nothing otherwise (the Logger gets a summary line). Nil
+	// means no bars.
+	Progress io.Writer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock used for Valid-Until and signature checks; default
+	// time.Now.
+	Now func() time.Time
+	// Offline uses cached indexes without any network request. Cached
+	// files are verified again (signature, dates, hashes).
+	Offline bool
+	// VerifyPool re-hashes cached .debs before reusing them. Without it a
+	// pool file is trusted by name and size: it only ever gets its
+	// SHA256-derived name after its content was verified.
+	VerifyPool bool
+}
+
+// Client loads indexes and downloads packages through a local cache.
+// It is safe for concurrent use.
+type Client struct {
+	opts Options
+	http *http.Client
+	log  *slog.Logger
+	jobs int
+
+	mu       sync.Mutex
+	keyrings keyringCache
+}
+
+// NewClient returns a Client; it does no I/O.
+func NewClient(opts Options) *Client {
+	c := &Client{opts: opts, http: opts.HTTPClient, log: opts.Logger, jobs: opts.Jobs, keyrings: keyringCache{}}
+	if c.http == nil {
+		c.http = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   15 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+		}}
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.jobs <= 0 {
+		c.jobs = 4 * runtime.NumCPU()
+	}
+	if c.opts.Retries == 0 {
+		c.opts.Retries = 3
+	}
+	if c.opts.RetryDelay <= 0 {
+		c.opts.RetryDelay = 500 * time.Millisecond
+	}
+	if c.opts.Now == nil {
+		c.opts.Now = time.Now
+	}
+	return c
+}
+
+// lockCache creates CacheDir and takes an exclusive flock on
+// CacheDir/lock, waiting (cancellably) while another process holds it.
+func (c *Client) lockCache(ctx context.Context) (unlock func(), err error) {
+	if c.opts.CacheDir == "" {
+		return nil, errors.New("apt: Options.CacheDir is empty")
+	}
+	for _, d := range []string{"lists", "pool"} {
+		if err := os.MkdirAll(filepath.Join(c.opts.CacheDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("create cache dir: %w", err)
+		}
+	}
+	p := filepath.Join(c.opts.CacheDir, "lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock cache %s: %w", p, err)
+	}
+	logged := false
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock cache %s: %w", p, err)
+		}
+		if !logged {
+			c.log.Info("waiting for another apt-ostree to release the cache lock", "lock", p)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// HTTPError is a non-success HTTP status.
+type HTTPError struct {
+	URL        string
+	StatusCode int
+	Status     string
+}
+
+func (e *HTTPError) Error() string { return "HTTP " + e.Status }
+
+// isNotFound reports a 404/410 (a file the server does not have).
+func isNotFound(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusGone)
+}
+
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode >= 500 || he.StatusCode == http.StatusTooManyRequests || he.StatusCode == http.StatusRequestTimeout
+	}
+	return !errors.Is(err, ErrHashMismatch)
+}
+
+// retry runs fn until it succeeds, fails permanently, or retries run out.
+func (c *Client) retry(ctx context.Context, url string, fn func() error) error {
+	delay := c.opts.RetryDelay
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil || !retryable(err) || attempt >= c.opts.Retries || ctx.Err() != nil {
+			return err
+		}
+		c.log.Debug("retrying", "url", url, "attempt", attempt+1, "error", err, "delay", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// validators are the cache validators stored beside a cached file.
+type validators struct {
+	URL          string `json:"url"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	// For decompressed indexes: the Release entry of the file they were
+	// decompressed from, and the hash of the cached (plain) bytes.
+	From       string `json:"from,omitempty"`
+	FromSHA256 string `json:"from_sha256,omitempty"`
+	SHA256     string `json:"sha256,omitempty"`
+	Size       int64  `json:"size,omitempty"`
+}
+
+func readMeta(path string) (validators, bool) {
+	var v validators
+	b, err := os.ReadFile(path + ".meta")
+	if err != nil || json.Unmarshal(b, &v) != nil {
+		return validators{}, false
+	}
+	return v, true
+}
+
+func writeMeta(path string, v validators) error {
+	b, _ := json.Marshal(v)
+	return writeFileAtomic(path+".meta", b)
+}
+
+// writeFileAtomic writes data to a temp file beside path and renames it.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// getSmall GETs url into memory. With cond set, it sends the stored
+// validators and returns notModified=true on 304.
+func (c *Client) getSmall(ctx context.Context, url string, cond *validators) (body []byte, v validators, notModified bool, err error) {
+	err = c.retry(ctx, url, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if cond != nil {
+			if cond.ETag != "" {
+				req.Header.Set("If-None-Match", cond.ETag)
+			}
+			if cond.LastModified != "" {
+				req.Header.Set("If-Modified-Since", cond.LastModified)
+			}
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusNotModified && cond != nil:
+			notModified = true
+			v = *cond
+			return nil
+		case resp.StatusCode != http.StatusOK:
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			return &HTTPError{URL: url, StatusCode: resp.StatusCode, Status: resp.Status}
+		}
+		body, err = io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		notModified = false
+		v = validators{URL: url, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
+		return nil
+	})
+	return body, v, notModified, err
+}
+
+// download streams url into a temp file in dir, checking size and SHA256
+// as it goes, and renames it to dst only when both match. progress, if
+// not nil, is called with byte counts.
+func (c *Client) download(ctx context.Context, url, dst string, want fileHash, progress func(int64)) (int64, error) {
+	var n int64
+	err := c.retry(ctx, url, func() error {
+		var err error
+		n, err = c.downloadOnce(ctx, url, dst, want, progress)
+		return err
+	})
+	return n, err
+}
+
+func (c *Client) downloadOnce(ctx context.Context, url, dst string, want fileHash, progress func(int64)) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return 0, &HTTPError{URL: url, StatusCode: resp.StatusCode, Status: resp.Status}
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
+	if err != nil {
+		return 0, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	// Read one byte past the expected size so an overlong body is caught
+	// without reading it all.
+	var body io.Reader = io.LimitReader(resp.Body, want.Size+1)
+	if progress != nil {
+		body = &progressReader{r: body, fn: progress}
+	}
+	n, err := io.Copy(io.MultiWriter(f, h), body)
+	if err != nil {
+		if progress != nil {
+			progress(-n)
+		}
+		return n, err
+	}
+	if err := checkHash(h, n, want); err != nil {
+		return n, err
+	}
+	if err := f.Close(); err != nil {
+		return n, err
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return n, err
+	}
+	ok = true
+	return n, nil
+}
+
+func checkHash(h hash.Hash, n int64, want fileHash) error {
+	if n != want.Size {
+		return &MismatchError{What: "size", Got: fmt.Sprint(n), Want: fmt.Sprint(want.Size)}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
+		return &MismatchError{What: "sha256", Got: got, Want: want.SHA256}
+	}
+	return nil
+}
+
+// MismatchError is a size or SHA256 that differs from what a signed
+// index promised. errors.Is(err, ErrHashMismatch) matches it.
+type MismatchError struct {
+	What      string // "size" or "sha256"
+	Got, Want string
+}
+
+func (e *MismatchError) Error() string {
+	return e.What + " mismatch: got " + e.Got + ", want " + e.Want
+}
+
+// Is makes errors.Is(err, ErrHashMismatch) true.
+func (e *MismatchError) Is(target error) bool { return target == ErrHashMismatch }
+
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
+// cacheKey turns an archive URL into a file name prefix, as apt does for
+// /var/lib/apt/lists: scheme dropped, "/" replaced by "_".
+func cacheKey(url string) string {
+	u := url
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	u = strings.TrimRight(u, "/")
+	return strings.NewReplacer("/", "_", "\\", "_").Replace(u)
+}
