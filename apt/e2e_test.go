@@ -14,7 +14,7 @@ const debianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 // e2eCacheDir is the cache the gated e2e test fills; BenchmarkParsePackages
 // reuses the index found there.
 func e2eCacheDir() string {
-	if d := os.Getenv("APT_OSTREE_E2E_CACHE"); d != "" {
+	if d := os.Getenv("APT_OSTREE_TEST_CACHE"); d != "" {
 		return d
 	}
 	return filepath.Join(os.TempDir(), "apt-ostree-e2e-cache")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apt-ostree/apt-ostree/apt"
 	"github.com/apt-ostree/apt-ostree/assemble"
+	"github.com/apt-ostree/apt-ostree/bootc"
 	"github.com/apt-ostree/apt-ostree/deb"
 )
 
@@ -158,6 +159,13 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 	sum.Unpacked = unpacked
 	if err := deb.WriteDatabase(ctx, root, unpacked, deb.DatabaseOptions{Arch: p.Treefile.Arch}); err != nil {
 		return nil, err
+	}
+	// The initramfs carries its own copy of prepare-root.conf, so it must
+	// be in place before the initramfs is built.
+	if !p.Treefile.Container {
+		if err := bootc.WritePrepareRootConf(ctx, root, bootc.DefaultOptions()); err != nil {
+			return nil, err
+		}
 	}
 	sum.add("unpack", time.Since(t))
 
