@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/apt-ostree/apt-ostree/ostree"
 )
 
 // node is one file of a test tree: kind 'f' (file), 'd' (directory), 'l'
@@ -230,4 +232,24 @@ func archiveLayout(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// commitFS commits dir with the OSTree writer and returns the commit as
+// a file system, the way `apt-ostree lint --repo` reads it.
+func commitFS(t testing.TB, dir string) fs.FS {
+	t.Helper()
+	ctx := context.Background()
+	r, err := ostree.Init(ctx, filepath.Join(t.TempDir(), "repo"), ostree.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.CommitDir(ctx, dir, ostree.CommitOptions{OwnerUID: -1, OwnerGID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := r.FS(ctx, c.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fsys
 }
