@@ -109,6 +109,9 @@ func convertVarToTmpfilesD(ctx context.Context, root string, opts Options) error
 		if err := c.convert(ctx, lines); err != nil {
 			return err
 		}
+		if c.removed > 0 {
+			opts.log().Info("removed regular files from /var: the image's /var is created from tmpfiles.d at boot (-v lists them)", "files", c.removed)
+		}
 	}
 	if len(lines) > 0 {
 		sorted := make([]string, 0, len(lines))
@@ -130,6 +133,7 @@ type varConverter struct {
 	users    map[uint32]string
 	groups   map[uint32]string
 	declared map[string]bool // physical keys of paths other tmpfiles.d files create
+	removed  int             // regular files dropped from /var
 }
 
 func newVarConverter(r rootfs, opts Options) (*varConverter, error) {
@@ -225,7 +229,8 @@ func (c *varConverter) convertEntry(lines map[string]bool, p, rel string, d fs.D
 		}
 		c.add(lines, rel, "C "+q+" "+mode+" "+owner+" - "+tmpfilesArg("/"+dest))
 	default:
-		c.opts.log().Info("removing file from /var: the image's /var is created from tmpfiles.d at boot", "path", "/"+rel)
+		c.opts.log().Debug("removing file from /var: the image's /var is created from tmpfiles.d at boot", "path", "/"+rel)
+		c.removed++
 		if err := os.Remove(p); err != nil {
 			return fmt.Errorf("remove /%s: %w", rel, err)
 		}
