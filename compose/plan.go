@@ -37,6 +37,9 @@ type Options struct {
 	Offline bool
 	// Progress receives download progress bars (when a terminal).
 	Progress io.Writer
+	// ScriptOutput, if set, receives the output of maintainer scripts and
+	// other commands run in the root as they run (verbose mode).
+	ScriptOutput io.Writer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

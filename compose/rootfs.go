@@ -196,6 +196,7 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 		InitramfsArgs: tf.InitramfsArgs,
 		NoInitramfs:   tf.NoInitramfs,
 		Logger:        opts.Logger,
+		Output:        opts.ScriptOutput,
 		Timings:       timings,
 	})
 	for _, ph := range timings.Phases {

@@ -66,6 +66,9 @@ and resolved packages) equals the previous commit's, nothing is built.`,
 				return err
 			}
 			o.Progress = os.Stderr
+			if global.verbose {
+				o.ScriptOutput = os.Stderr
+			}
 			if dryRun {
 				plan, err := compose.Resolve(ctx, o.Options)
 				if err != nil {
@@ -134,6 +137,9 @@ built beside DEST and renamed into place only when complete.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Treefile = args[0]
 			o.Progress = os.Stderr
+			if global.verbose {
+				o.ScriptOutput = os.Stderr
+			}
 			sum, err := compose.Rootfs(cmd.Context(), args[1], o)
 			if err != nil {
 				return err
