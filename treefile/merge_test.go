@@ -460,7 +460,7 @@ func TestExample(t *testing.T) {
 			if want := "debian/13/" + arch + "/minimal"; tf.Ref != want {
 				t.Errorf("ref %q, want %q", tf.Ref, want)
 			}
-			want := []string{"dracut", "linux-image-" + arch, "ostree", "systemd", "systemd-sysv"}
+			want := []string{"dracut", "linux-image-" + arch, "ostree", "ostree-boot", "systemd", "systemd-sysv"}
 			if diff := cmp.Diff(want, tf.Packages); diff != "" {
 				t.Errorf("packages (-want +got):\n%s", diff)
 			}
