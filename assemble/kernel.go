@@ -125,10 +125,24 @@ func initramfs(ctx context.Context, sb *Sandbox, opts Options) (*Kernel, error) 
 		if m, _ := filepath.Glob(filepath.Join(sb.root, "usr/lib/dracut/modules.d/*ostree*")); len(m) > 0 {
 			cmd = append(cmd, "--add", "ostree")
 		}
-		cmd = append(append(cmd, args...), "--kver", ver, "/"+out)
+		target := out
+		ownCompression := !dracutChoosesCompression(sb.root, args)
+		if ownCompression {
+			target = modDir + "/.initramfs.img.raw"
+			cmd = append(cmd, "--no-compress")
+		}
+		cmd = append(append(cmd, args...), "--kver", ver, "/"+target)
 		opts.logger().Info("assemble: building initramfs", "kernel", ver, "with", "dracut")
 		if _, err := sb.Run(ctx, Cmd{Args: cmd}); err != nil {
 			return nil, fmt.Errorf("build initramfs for kernel %s: %w", ver, err)
+		}
+		if ownCompression {
+			raw := filepath.Join(hostMod, ".initramfs.img.raw")
+			err := compressInitramfs(raw, hostOut)
+			os.Remove(raw)
+			if err != nil {
+				return nil, err
+			}
 		}
 	case existsIn(sb.root, "usr/sbin/update-initramfs"):
 		k.Generator = "initramfs-tools"

@@ -1,8 +1,12 @@
 package assemble
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,9 +76,12 @@ func TestInitramfsDracutArgs(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string
+		// gzip: apt-ostree compresses dracut's uncompressed image itself.
+		gzip bool
 	}{
-		{nil, "--force --reproducible --no-hostonly --kver 6.2-test /usr/lib/modules/6.2-test/initramfs.img\n"},
-		{[]string{"--hostonly", "--add", "foo"}, "--force --reproducible --hostonly --add foo --kver 6.2-test /usr/lib/modules/6.2-test/initramfs.img\n"},
+		{nil, "--force --reproducible --no-compress --no-hostonly --kver 6.2-test /usr/lib/modules/6.2-test/.initramfs.img.raw\n", true},
+		{[]string{"--hostonly", "--add", "foo"}, "--force --reproducible --no-compress --hostonly --add foo --kver 6.2-test /usr/lib/modules/6.2-test/.initramfs.img.raw\n", true},
+		{[]string{"--zstd"}, "--force --reproducible --zstd --kver 6.2-test /usr/lib/modules/6.2-test/initramfs.img\n", false},
 	}
 	for _, tt := range tests {
 		root := newRoot(t, fakeKernel("6.2-test"), fakeDracut)
@@ -91,6 +98,83 @@ func TestInitramfsDracutArgs(t *testing.T) {
 		if got := readFile(t, filepath.Join(root, "var/initramfs-builds")); got != tt.want {
 			t.Errorf("dracut %q, want %q", got, tt.want)
 		}
+		img := filepath.Join(root, k.Initramfs)
+		if tt.gzip {
+			f, err := os.Open(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatalf("initramfs is not gzip: %v", err)
+			}
+			if data, err := io.ReadAll(zr); err != nil || string(data) != "image\n" {
+				t.Errorf("initramfs decompresses to %q, %v", data, err)
+			}
+			f.Close()
+		} else if got := readFile(t, img); got != "image\n" {
+			t.Errorf("initramfs %q: dracut's own output must be kept", got)
+		}
+		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(img), ".initramfs*")); len(m) > 0 {
+			t.Errorf("temporary files left: %v", m)
+		}
+	}
+}
+
+// TestEarlyCpioKeptUncompressed builds dracut's layout, an early cpio
+// (microcode) followed by the main archive, and checks that only the main
+// archive is compressed.
+func TestEarlyCpioKeptUncompressed(t *testing.T) {
+	cpio := func(names ...string) []byte {
+		var b bytes.Buffer
+		for _, n := range append(names, "TRAILER!!!") {
+			fmt.Fprintf(&b, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 0, 0o100644, 0, 0, 1, 0, 1, 0, 0, 0, 0, len(n)+1, 0)
+			b.WriteString(n + "\x00")
+			for b.Len()%4 != 0 {
+				b.WriteByte(0)
+			}
+			if n != "TRAILER!!!" {
+				b.WriteString("x\x00\x00\x00")
+			}
+		}
+		return b.Bytes()
+	}
+	early := cpio("early_cpio", "kernel/x86/microcode/GenuineIntel.bin")
+	for len(early)%512 != 0 {
+		early = append(early, 0)
+	}
+	main := cpio("init", "usr/bin/sh")
+	for _, tt := range []struct {
+		name      string
+		raw       []byte
+		keepBytes int
+	}{
+		{"early+main", append(append([]byte{}, early...), main...), len(early)},
+		{"main only", main, 0},
+		{"not cpio", []byte("plain data"), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			raw, dst := filepath.Join(dir, "raw"), filepath.Join(dir, "initramfs.img")
+			if err := os.WriteFile(raw, tt.raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := compressInitramfs(raw, dst); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(dst)
+			if !bytes.Equal(got[:tt.keepBytes], tt.raw[:tt.keepBytes]) {
+				t.Fatal("early cpio was not kept as is")
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(got[tt.keepBytes:]))
+			if err != nil {
+				t.Fatalf("no gzip stream after %d bytes: %v", tt.keepBytes, err)
+			}
+			rest, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(rest, tt.raw[tt.keepBytes:]) {
+				t.Errorf("compressed part does not round-trip: %v", err)
+			}
+		})
 	}
 }
 
