@@ -1,11 +1,13 @@
 package compose
 
 import (
+	"bufio"
 	"context"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ func TestE2EExampleRootfs(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(filepath.Dir(kernels[0]), "initramfs.img")); err != nil || fi.Size() < 1<<20 {
 		t.Errorf("initramfs beside %s: %v", kernels[0], err)
 	}
+	bootInitramfs(t, kernels[0], filepath.Join(filepath.Dir(kernels[0]), "initramfs.img"))
 	// The plain root is not yet in the OSTree layout, so bootc's lints
 	// have findings; log them for the record.
 	report, err := lint.Run(ctx, lint.DirFS(dest), lint.Options{})
@@ -161,4 +164,43 @@ func mustFS(t *testing.T, repoPath, rev string) fs.FS {
 		t.Fatal(err)
 	}
 	return fsys
+}
+
+// bootInitramfs boots the kernel with the initramfs in qemu (software
+// emulation) until systemd reports that it runs in the initrd: the kernel
+// could unpack the image and its init starts.
+func bootInitramfs(t *testing.T, vmlinuz, initramfs string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		return
+	}
+	needTools(t, "qemu-system-x86_64")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-cpu", "max", "-m", "1024", "-nographic", "-no-reboot", "-net", "none",
+		"-kernel", vmlinuz, "-initrd", initramfs, "-append", "console=ttyS0 panic=-1 rd.retry=3 rd.timeout=5")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cancel()
+	var log strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		log.WriteString(line + "\n")
+		if strings.Contains(line, "Running in initrd") {
+			return
+		}
+	}
+	tail := log.String()
+	if len(tail) > 4000 {
+		tail = tail[len(tail)-4000:]
+	}
+	t.Errorf("the composed kernel and initramfs did not reach systemd in the initrd:\n%s", tail)
 }
