@@ -38,13 +38,10 @@ func needTools(t *testing.T, tools ...string) {
 // writes a treefile using it.
 func fixture(t *testing.T, extra string) (treefilePath string, repo *testrepo.Repo) {
 	t.Helper()
-	base, err := testdeb.HostToolsPackage(testdeb.HostTools)
+	base, err := testdeb.HostBase()
 	if err != nil {
 		t.Fatal(err)
 	}
-	base.Files = append(base.Files,
-		testdeb.File{Path: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\n"},
-		testdeb.File{Path: "etc/group", Body: "root:x:0:\n"})
 	repo = testrepo.New(t)
 	repo.Add("stable", "main", base,
 		testdeb.Package{

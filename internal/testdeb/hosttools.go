@@ -93,3 +93,14 @@ func addHostFile(p *Package, src, rel string, seen map[string]bool) error {
 	p.Files = append(p.Files, File{Path: rel, Mode: int64(fi.Mode().Perm()), Body: string(b)})
 	return nil
 }
+
+// HostBase is HostToolsPackage(HostTools) with a minimal /etc/passwd and
+// /etc/group, so owners resolve by name: the one package a hermetic test
+// root needs before packages with maintainer scripts.
+func HostBase() (Package, error) {
+	p, err := HostToolsPackage(HostTools)
+	p.Files = append(p.Files,
+		File{Path: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\n"},
+		File{Path: "etc/group", Body: "root:x:0:\n"})
+	return p, err
+}
