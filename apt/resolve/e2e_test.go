@@ -16,10 +16,19 @@ import (
 
 	"github.com/apt-ostree/apt-ostree/apt"
 	"github.com/apt-ostree/apt-ostree/apt/lockfile"
+	"github.com/apt-ostree/apt-ostree/treefile"
 )
 
-// examplePackages is the package list of examples/debian-trixie-minimal.yaml.
-var examplePackages = []string{"systemd", "systemd-sysv", "linux-image-amd64", "dracut", "ostree"}
+// examplePackages is the package list of examples/debian-trixie-minimal.yaml
+// for amd64, as the treefile package merges it.
+func examplePackages(tb testing.TB) []string {
+	tb.Helper()
+	tf, err := treefile.Load(context.Background(), "../../examples/debian-trixie-minimal.yaml", treefile.Options{Arch: "amd64"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tf.Packages
+}
 
 // aptDifferences lists packages where apt-get's choice legitimately
 // differs from ours, with the rule that explains it. The trixie example
@@ -40,8 +49,8 @@ var aptCases = []struct {
 	packages   []string
 	recommends bool
 }{
-	{"example", examplePackages, false},
-	{"example-recommends", examplePackages, true},
+	{"example", nil, false}, // nil: the example treefile's packages
+	{"example-recommends", nil, true},
 	{"libreoffice", []string{"libreoffice"}, false},
 	{"kde-standard-recommends", []string{"kde-standard"}, true},
 }
@@ -184,7 +193,11 @@ func TestResolveLikeAptGet(t *testing.T) {
 	var res *Result
 	for _, c := range aptCases {
 		t.Run(c.name, func(t *testing.T) {
-			r := compareWithAptGet(ctx, t, root, universe, c.packages, c.recommends)
+			pkgs := c.packages
+			if pkgs == nil {
+				pkgs = examplePackages(t)
+			}
+			r := compareWithAptGet(ctx, t, root, universe, pkgs, c.recommends)
 			if c.name == "example" {
 				res = r
 			}
@@ -219,7 +232,7 @@ func TestResolveLikeAptGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Resolve(universe, Request{Arch: "amd64", Packages: examplePackages, Lock: lock})
+	again, err := Resolve(universe, Request{Arch: "amd64", Packages: examplePackages(t), Lock: lock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,9 +323,10 @@ func loadBenchIndex(b *testing.B, path string) []*apt.Package {
 // the example. Target: well under 1.5 s per iteration.
 func BenchmarkParseAndResolve(b *testing.B) {
 	path := benchIndex(b)
+	pkgs := examplePackages(b)
 	for b.Loop() {
 		u := loadBenchIndex(b, path)
-		if _, err := Resolve(u, Request{Arch: "amd64", Packages: examplePackages}); err != nil {
+		if _, err := Resolve(u, Request{Arch: "amd64", Packages: pkgs}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -321,9 +335,10 @@ func BenchmarkParseAndResolve(b *testing.B) {
 // BenchmarkResolve is the resolver's share alone.
 func BenchmarkResolve(b *testing.B) {
 	u := loadBenchIndex(b, benchIndex(b))
+	pkgs := examplePackages(b)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Resolve(u, Request{Arch: "amd64", Packages: examplePackages}); err != nil {
+		if _, err := Resolve(u, Request{Arch: "amd64", Packages: pkgs}); err != nil {
 			b.Fatal(err)
 		}
 	}
