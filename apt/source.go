@@ -11,6 +11,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/apt-ostree/apt-ostree/internal/dpkgarch"
 )
 
 // Source is one apt repository to load: an archive root with suites and
@@ -34,17 +36,11 @@ type Source struct {
 	Trusted bool
 }
 
-// HostArch is the dpkg architecture name of the running program.
+// HostArch is the dpkg architecture name of the running program, or its
+// GOARCH where Debian has no port.
 func HostArch() string {
-	switch runtime.GOARCH {
-	case "386":
-		return "i386"
-	case "arm":
-		return "armhf"
-	case "ppc64le":
-		return "ppc64el"
-	case "loong64":
-		return "loong64"
+	if a, ok := dpkgarch.Host(); ok {
+		return a
 	}
 	return runtime.GOARCH
 }

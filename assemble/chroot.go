@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // chrootWorker owns an OS thread that has its own mount namespace with
@@ -65,7 +67,7 @@ func (w *chrootWorker) stop() error {
 }
 
 func mountChrootFS(root string) error {
-	at := func(rel string) (string, error) { return resolveFollowIn(root, rel) }
+	at := func(rel string) (string, error) { return rootpath.ResolveFollow(root, rel) }
 	type m struct {
 		rel, src, fstype string
 		flags            uintptr
@@ -195,7 +197,7 @@ func lookPathIn(root, name string, env []string) (string, error) {
 	}
 	for _, dir := range filepath.SplitList(pathVar) {
 		inRoot := path.Join(dir, name)
-		p, err := resolveFollowIn(root, inRoot)
+		p, err := rootpath.ResolveFollow(root, inRoot)
 		if err != nil {
 			continue
 		}

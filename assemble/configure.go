@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // ScriptError is a maintainer script that failed.
@@ -117,7 +119,7 @@ func configure(ctx context.Context, sb *Sandbox, opts Options) error {
 		return err
 	}
 	// ldconfig's auxiliary cache holds inode numbers and times: not reproducible (spec §4).
-	if p, err := resolveIn(sb.root, "var/cache/ldconfig/aux-cache"); err == nil {
+	if p, err := rootpath.Resolve(sb.root, "var/cache/ldconfig/aux-cache"); err == nil {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -175,7 +177,7 @@ func runningDpkgVersion(ctx context.Context, sb *Sandbox, pkgs []pkgState) (stri
 // §2.1, pitfall 10: dpkg-maintscript-helper needs the DPKG_* variables).
 func runPreinst(ctx context.Context, sb *Sandbox, p pkgState, dpkgVersion string) error {
 	script := "/var/lib/dpkg/info/" + p.ID() + ".preinst"
-	host, err := resolveFollowIn(sb.root, script)
+	host, err := rootpath.ResolveFollow(sb.root, script)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,11 @@
 package assemble
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -20,9 +18,11 @@ import (
 // systemctl) and the libraries ldd names are copied in, merged-/usr style.
 // Inside the sandbox they are "the root's own" tools; the host only needs
 // dpkg and systemd installed, as every Debian machine has.
-var hostSbinTools = []string{"ldconfig", "start-stop-daemon"}
+var hostTools = []string{"sh", "dpkg", "dpkg-query", "dpkg-trigger", "dpkg-deb", "dpkg-divert", "rm", "cat", "touch", "ls", "mkdir", "tar", "env", "sleep", "grep", "ldconfig", "start-stop-daemon"}
 
-var hostTools = []string{"sh", "dpkg", "dpkg-query", "dpkg-trigger", "dpkg-deb", "dpkg-divert", "rm", "cat", "touch", "ls", "mkdir", "tar", "diff", "env", "sleep", "grep", "systemctl"}
+// optionalHostTools are copied only when the host has them, so the template
+// builds anywhere; the unit-enabling step test needs systemctl in the root.
+var optionalHostTools = []string{"systemctl", "diff"}
 
 var (
 	templateOnce sync.Once
@@ -66,71 +66,30 @@ func buildTemplate() (string, error) {
 			return "", err
 		}
 	}
-	libs := map[string]bool{}
-	for _, tool := range hostTools {
-		src, err := exec.LookPath(tool)
-		if err != nil {
-			if tool == "systemctl" || tool == "diff" {
-				continue
-			}
-			return "", err
-		}
-		if err := copyHostFile(src, filepath.Join(dir, "usr/bin", tool)); err != nil {
-			return "", err
-		}
-		out, err := exec.Command("ldd", src).Output()
-		if err != nil {
-			continue // static
-		}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			for _, f := range strings.Fields(sc.Text()) {
-				if strings.HasPrefix(f, "/") {
-					libs[f] = true
-				}
-			}
+	tools := append([]string(nil), hostTools...)
+	for _, tool := range optionalHostTools {
+		if _, err := exec.LookPath(tool); err == nil {
+			tools = append(tools, tool)
 		}
 	}
-	for _, tool := range hostSbinTools {
-		src, err := exec.LookPath(tool)
+	files, err := testdeb.HostToolFiles(tools)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		b, mode, err := f.Read()
 		if err != nil {
 			return "", err
 		}
-		if err := copyHostFile(src, filepath.Join(dir, "usr/sbin", tool)); err != nil {
+		dst := filepath.Join(dir, f.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", err
 		}
-	}
-	for lib := range libs {
-		rel := strings.TrimPrefix(lib, "/")
-		for _, l := range []string{"lib/", "lib64/"} {
-			if strings.HasPrefix(rel, l) {
-				rel = "usr/" + rel
-			}
-		}
-		if err := copyHostFile(lib, filepath.Join(dir, rel)); err != nil {
+		if err := os.WriteFile(dst, b, mode); err != nil {
 			return "", err
 		}
 	}
 	return dir, nil
-}
-
-func copyHostFile(src, dst string) error {
-	real, err := filepath.EvalSymlinks(src)
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(real)
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, fi.Mode().Perm())
 }
 
 // newRoot returns a fresh root with the host tools, the given packages

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // ErrMultipleKernels is returned when the root holds more than one kernel:
@@ -49,7 +51,7 @@ func Initramfs(ctx context.Context, root string, opts Options) (_ *Kernel, err e
 // usr/lib/modules/<ver>/vmlinuz.
 func kernelVersions(root string) ([]string, error) {
 	seen := map[string]bool{}
-	boot, err := resolveFollowIn(root, "boot")
+	boot, err := rootpath.ResolveFollow(root, "boot")
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +62,7 @@ func kernelVersions(root string) ([]string, error) {
 			seen[v] = true
 		}
 	}
-	mods, err := resolveFollowIn(root, "usr/lib/modules")
+	mods, err := rootpath.ResolveFollow(root, "usr/lib/modules")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +94,7 @@ func initramfs(ctx context.Context, sb *Sandbox, opts Options) (*Kernel, error) 
 	ver := versions[0]
 	modDir := "usr/lib/modules/" + ver
 	k := &Kernel{Version: ver, Vmlinuz: modDir + "/vmlinuz"}
-	hostMod, err := resolveFollowIn(sb.root, modDir)
+	hostMod, err := rootpath.ResolveFollow(sb.root, modDir)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func initramfs(ctx context.Context, sb *Sandbox, opts Options) (*Kernel, error) 
 	}
 	vmlinuz := filepath.Join(hostMod, "vmlinuz")
 	if _, err := os.Lstat(vmlinuz); errors.Is(err, fs.ErrNotExist) {
-		src, err := resolveFollowIn(sb.root, "boot/vmlinuz-"+ver)
+		src, err := rootpath.ResolveFollow(sb.root, "boot/vmlinuz-"+ver)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +148,7 @@ func initramfs(ctx context.Context, sb *Sandbox, opts Options) (*Kernel, error) 
 		}
 	case existsIn(sb.root, "usr/sbin/update-initramfs"):
 		k.Generator = "initramfs-tools"
-		built, err := resolveFollowIn(sb.root, "boot/initrd.img-"+ver)
+		built, err := rootpath.ResolveFollow(sb.root, "boot/initrd.img-"+ver)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +174,7 @@ func initramfs(ctx context.Context, sb *Sandbox, opts Options) (*Kernel, error) 
 }
 
 func existsIn(root, rel string) bool {
-	p, err := resolveFollowIn(root, rel)
+	p, err := rootpath.ResolveFollow(root, rel)
 	if err != nil {
 		return false
 	}

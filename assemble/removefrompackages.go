@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // RemoveFromPackage is one remove-from-packages entry: delete the files of
@@ -93,7 +95,7 @@ func removeFromPackage(root string, p pkgState, res []*regexp.Regexp) error {
 		if path == "" || path == "/." || !matches(path) {
 			continue
 		}
-		host, err := resolveIn(root, path)
+		host, err := rootpath.Resolve(root, path)
 		if err != nil {
 			return err
 		}
@@ -114,7 +116,7 @@ func removeFromPackage(root string, p pkgState, res []*regexp.Regexp) error {
 	}
 	// Deepest first, so a matching tree empties bottom-up.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		host, err := resolveIn(root, dirs[i])
+		host, err := rootpath.Resolve(root, dirs[i])
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // SandboxMode chooses how commands are confined to the root.
@@ -163,7 +165,7 @@ func (s *Sandbox) Close() error {
 // mkdirTemp creates a mount point that the root lacks, and removes it on
 // Close if it is still empty.
 func (s *Sandbox) mkdirTemp(rel string, mode fs.FileMode) error {
-	p, err := resolveIn(s.root, rel)
+	p, err := rootpath.Resolve(s.root, rel)
 	if err != nil {
 		return err
 	}
@@ -192,7 +194,7 @@ func isNotEmpty(err error) bool {
 // shadow puts body at rel (moving an existing file aside) and registers the
 // restore. With onlyIfExists, nothing happens when rel is absent.
 func (s *Sandbox) shadow(rel, body string, mode fs.FileMode, onlyIfExists bool) error {
-	p, err := resolveIn(s.root, rel)
+	p, err := rootpath.Resolve(s.root, rel)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // Step is one treefile post-processing step, named after its treefile key
@@ -157,7 +159,7 @@ func (s UnitsStep) Run(ctx context.Context, sb *Sandbox) error {
 		_, err := sb.Run(ctx, Cmd{Args: append([]string{"systemctl", "enable"}, s.Units...)})
 		return err
 	}
-	wants, err := resolveFollowIn(sb.root, "etc/systemd/system/multi-user.target.wants")
+	wants, err := rootpath.ResolveFollow(sb.root, "etc/systemd/system/multi-user.target.wants")
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,7 @@ func (s DefaultTargetStep) Run(ctx context.Context, sb *Sandbox) error {
 	if !existsIn(sb.root, "usr/lib/systemd/system/"+s.Target) && !existsIn(sb.root, "etc/systemd/system/"+s.Target) {
 		return fmt.Errorf("%s: no such unit in %s (is systemd installed?)", s.Target, sb.root)
 	}
-	link, err := resolveIn(sb.root, "usr/lib/systemd/system/default.target")
+	link, err := rootpath.Resolve(sb.root, "usr/lib/systemd/system/default.target")
 	if err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ func (s MutateOSReleaseStep) Verify() error {
 }
 
 func (s MutateOSReleaseStep) Run(ctx context.Context, sb *Sandbox) error {
-	p, err := resolveFollowIn(sb.root, "etc/os-release")
+	p, err := rootpath.ResolveFollow(sb.root, "etc/os-release")
 	if err != nil {
 		return err
 	}
@@ -312,7 +314,7 @@ func (s RemoveFilesStep) Verify() error {
 func (s RemoveFilesStep) Run(ctx context.Context, sb *Sandbox) error {
 	for _, p := range s.Paths {
 		rel, _ := cleanRel(p)
-		host, err := resolveIn(sb.root, rel)
+		host, err := rootpath.Resolve(sb.root, rel)
 		if err != nil {
 			return err
 		}
@@ -363,7 +365,7 @@ func (s AddFilesStep) Verify() error {
 func (s AddFilesStep) Run(ctx context.Context, sb *Sandbox) error {
 	for _, f := range s.Files {
 		rel, _ := cleanRel(f.Dest)
-		dst, err := resolveIn(sb.root, rel)
+		dst, err := rootpath.Resolve(sb.root, rel)
 		if err != nil {
 			return err
 		}
@@ -441,7 +443,7 @@ func (s PostprocessScriptStep) Run(ctx context.Context, sb *Sandbox) error {
 }
 
 func runScriptIn(ctx context.Context, sb *Sandbox, rel string, body []byte, mode fs.FileMode) error {
-	host, err := resolveIn(sb.root, rel)
+	host, err := rootpath.Resolve(sb.root, rel)
 	if err != nil {
 		return err
 	}
@@ -471,7 +473,7 @@ func (MachineIDStep) Name() string { return "machineid-compat" }
 func (MachineIDStep) Verify() error { return nil }
 
 func (s MachineIDStep) Run(ctx context.Context, sb *Sandbox) error {
-	p, err := resolveIn(sb.root, "etc/machine-id")
+	p, err := rootpath.Resolve(sb.root, "etc/machine-id")
 	if err != nil {
 		return err
 	}
@@ -486,7 +488,7 @@ func (s MachineIDStep) Run(ctx context.Context, sb *Sandbox) error {
 			return err
 		}
 	}
-	dbus, err := resolveIn(sb.root, "var/lib/dbus/machine-id")
+	dbus, err := rootpath.Resolve(sb.root, "var/lib/dbus/machine-id")
 	if err != nil {
 		return err
 	}

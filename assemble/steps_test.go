@@ -188,28 +188,3 @@ func TestMutateOSRelease(t *testing.T) {
 		t.Errorf("got %q want %q", got, want)
 	}
 }
-
-func TestResolveIn(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
-	os.Symlink("usr/lib", filepath.Join(root, "lib"))
-	os.Symlink("/../../../etc", filepath.Join(root, "escape"))
-	os.Symlink("../../..", filepath.Join(root, "usr/up"))
-	tests := []struct{ in, want string }{
-		{"lib/x", "usr/lib/x"},
-		{"/lib/../x", "usr/x"},
-		{"escape/passwd", "etc/passwd"},
-		{"usr/up/etc", "etc"},
-		{"../../etc", "etc"},
-		{"lib", "lib"},
-	}
-	for _, tt := range tests {
-		got, err := resolveIn(root, tt.in)
-		if err != nil || got != filepath.Join(root, tt.want) {
-			t.Errorf("resolveIn(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if got, _ := resolveFollowIn(root, "lib"); got != filepath.Join(root, "usr/lib") {
-		t.Errorf("resolveFollowIn(lib) = %q", got)
-	}
-}

@@ -6,103 +6,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
-// maxSymlinkHops bounds symlink resolution like the kernel's ELOOP limit.
-const maxSymlinkHops = 40
-
 // rootfs is a root directory seen from the inside: absolute symlinks in it
-// point into it, and ".." never climbs above it.
+// point into it, and ".." never climbs above it (see package rootpath).
 type rootfs string
 
 // path returns the host path of rel with every component but the last
 // resolved inside the root (the last one is not followed, like lstat).
-func (r rootfs) path(rel string) (string, error) { return r.resolvePath(rel, false) }
+func (r rootfs) path(rel string) (string, error) { return rootpath.Resolve(string(r), rel) }
 
 // resolve returns the host path of rel with every component, the last one
 // included, resolved inside the root (like stat).
-func (r rootfs) resolve(rel string) (string, error) { return r.resolvePath(rel, true) }
-
-func (r rootfs) resolvePath(rel string, followLast bool) (string, error) {
-	todo := splitPath(rel)
-	var done []string
-	hops := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		if len(todo) == 0 && !followLast {
-			done = append(done, c)
-			break
-		}
-		host := filepath.Join(string(r), filepath.Join(append(done, c)...))
-		fi, err := os.Lstat(host)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			// Nothing exists below here: the rest is taken as written.
-			done = append(append(done, c), cleanRest(todo)...)
-			todo = nil
-			break
-		}
-		if err != nil {
-			return "", fmt.Errorf("resolve %s in %s: %w", rel, r, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, c)
-			continue
-		}
-		hops++
-		if hops > maxSymlinkHops {
-			return "", fmt.Errorf("resolve %s in %s: too many levels of symbolic links", rel, r)
-		}
-		target, err := os.Readlink(host)
-		if err != nil {
-			return "", fmt.Errorf("resolve %s in %s: %w", rel, r, err)
-		}
-		if strings.HasPrefix(target, "/") {
-			done = nil
-		}
-		todo = append(splitPath(target), todo...)
-	}
-	return filepath.Join(append([]string{string(r)}, done...)...), nil
-}
-
-// cleanRest applies "." and ".." lexically to components below a missing
-// directory, never above it.
-func cleanRest(comps []string) []string {
-	var out []string
-	for _, c := range comps {
-		switch c {
-		case ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, c := range strings.Split(p, "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (r rootfs) resolve(rel string) (string, error) { return rootpath.ResolveFollow(string(r), rel) }
 
 // lstat stats rel without following its last component; a missing file
 // gives (nil, nil).

@@ -69,6 +69,9 @@ type dirCacheEntry struct {
 // missing lexical components (as 0755 directories). Symlink targets are
 // interpreted as in a chroot: absolute targets start at the root, and ".."
 // may not climb above it. Nothing outside the root is ever looked at.
+// It is not internal/rootpath: it creates directories, caches results shared
+// across packages, records which same-wave links it crossed, and refuses
+// (ErrUnsafePath) a link above the root where rootpath would clamp it.
 func (u *unpacker) resolveDir(st *pkgState, rel string) (string, []int, error) {
 	if rel == "" {
 		return "", nil, nil
@@ -138,23 +141,43 @@ func (u *unpacker) follow(st *pkgState, cur, link string, depth int) (string, []
 	if c, ok := u.waveLink(link); ok {
 		via = append(via, c)
 	}
-	r := cur
+	r, v, err := u.walkTarget(st, cur, target, depth)
+	if err == errAboveRoot {
+		return "", nil, fmt.Errorf("%w: symlink /%s -> %s leads outside the root", ErrUnsafePath, link, target)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("via symlink /%s -> %s: %w", link, target, err)
+	}
+	return r, append(via, v...), nil
+}
+
+// errAboveRoot is walkTarget's report of a ".." above the root; callers
+// turn it into an ErrUnsafePath error naming the link.
+var errAboveRoot = errors.New("\"..\" above the root")
+
+// walkTarget resolves a symlink target found in real directory dir to the
+// real directory it names, without creating anything. It refuses to climb
+// above the root, unlike a chroot, because a package whose links do so is
+// broken or hostile. depth is the symlink nesting so far.
+func (u *unpacker) walkTarget(st *pkgState, dir, target string, depth int) (string, []int, error) {
+	r := dir
 	if strings.HasPrefix(target, "/") {
 		r = ""
 	}
+	var via []int
 	for _, c := range strings.Split(target, "/") {
 		switch c {
 		case "", ".":
 		case "..":
 			if r == "" {
-				return "", nil, fmt.Errorf("%w: symlink /%s -> %s leads outside the root", ErrUnsafePath, link, target)
+				return "", nil, errAboveRoot
 			}
 			r = parentRel(r)
 		default:
 			var v []int
-			r, v, err = u.step(st, r, c, false, depth+1)
-			if err != nil {
-				return "", nil, fmt.Errorf("via symlink /%s -> %s: %w", link, target, err)
+			var err error
+			if r, v, err = u.step(st, r, c, false, depth+1); err != nil {
+				return "", nil, err
 			}
 			via = append(via, v...)
 		}
@@ -173,24 +196,6 @@ func (u *unpacker) symlinkDir(st *pkgState, link string) (string, bool) {
 // targetDir resolves a would-be symlink target, written at real path link,
 // to a real directory, without creating anything.
 func (u *unpacker) targetDir(st *pkgState, link, target string) (string, bool) {
-	r := parentRel(link)
-	if strings.HasPrefix(target, "/") {
-		r = ""
-	}
-	for _, c := range strings.Split(target, "/") {
-		switch c {
-		case "", ".":
-		case "..":
-			if r == "" {
-				return "", false
-			}
-			r = parentRel(r)
-		default:
-			var err error
-			if r, _, err = u.step(st, r, c, false, 1); err != nil {
-				return "", false
-			}
-		}
-	}
-	return r, true
+	r, _, err := u.walkTarget(st, parentRel(link), target, 0)
+	return r, err == nil
 }

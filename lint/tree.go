@@ -7,8 +7,9 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
-	"strings"
 	"syscall"
+
+	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // Owner is implemented by FileInfo.Sys() values that know who owns a file.
@@ -60,80 +61,26 @@ func intField(v reflect.Value, name string) (uint32, bool) {
 	return 0, false
 }
 
-// maxSymlinks bounds symlink resolution, as Linux's ELOOP does.
-const maxSymlinks = 40
-
 // resolveIn resolves name (slash-separated, relative to the root) the way the
 // kernel would with the root as "/": absolute links and ".." stay inside it.
 // The final component is resolved only when followLast is set. The result is
-// "." for the root itself.
+// "." for the root itself. lstat and readlink must not resolve anything.
 func resolveIn(lstat func(string) (fs.FileInfo, error), readlink func(string) (string, error), name string, followLast bool) (string, error) {
-	var cur []string
-	rest := strings.Split(name, "/")
-	hops := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(cur) > 0 {
-				cur = cur[:len(cur)-1]
-			}
-			continue
-		}
-		cand := joinParts(cur, c)
-		if !followLast && !hasMore(rest) {
-			cur = append(cur, c)
-			break
-		}
-		fi, err := lstat(cand)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			if hasMore(rest) && !fi.IsDir() {
-				return "", &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}
-			}
-			cur = append(cur, c)
-			continue
-		}
-		hops++
-		if hops > maxSymlinks {
-			return "", &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
-		}
-		target, err := readlink(cand)
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			cur = cur[:0]
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+	raw := rawFS{lstat: lstat, readLink: readlink}
+	if followLast {
+		return rootpath.ResolveFollowFS(raw, name)
 	}
-	if len(cur) == 0 {
-		return ".", nil
-	}
-	return strings.Join(cur, "/"), nil
+	return rootpath.ResolveFS(raw, name)
 }
 
-// hasMore reports whether rest holds another real path component.
-func hasMore(rest []string) bool {
-	for _, r := range rest {
-		if r != "" && r != "." {
-			return true
-		}
-	}
-	return false
+// rawFS is a tree's own Lstat and ReadLink, which take symlink-free names.
+type rawFS struct {
+	lstat    func(string) (fs.FileInfo, error)
+	readLink func(string) (string, error)
 }
 
-func joinParts(cur []string, c string) string {
-	if len(cur) == 0 {
-		return c
-	}
-	return strings.Join(cur, "/") + "/" + c
-}
+func (r rawFS) Lstat(name string) (fs.FileInfo, error) { return r.lstat(name) }
+func (r rawFS) ReadLink(name string) (string, error)   { return r.readLink(name) }
 
 // isNotExist is true for errors that mean "there is nothing at this path".
 func isNotExist(err error) bool {

@@ -1,19 +1,6 @@
 package treefile
 
-import "runtime"
-
-// goToDpkg maps GOARCH to dpkg architecture names for the Linux ports Debian builds.
-var goToDpkg = map[string]string{
-	"amd64":    "amd64",
-	"arm64":    "arm64",
-	"arm":      "armhf",
-	"386":      "i386",
-	"ppc64le":  "ppc64el",
-	"s390x":    "s390x",
-	"riscv64":  "riscv64",
-	"loong64":  "loong64",
-	"mips64le": "mips64el",
-}
+import "github.com/apt-ostree/apt-ostree/internal/dpkgarch"
 
 // dpkgArches are the architectures accepted in packages-<arch> and
 // arch-include keys; anything else is most likely a typo (x86_64, aarch64).
@@ -33,4 +20,7 @@ var rpmArchHint = map[string]string{
 // HostArch returns the dpkg architecture of the running binary (amd64,
 // arm64, armhf, i386, ppc64el, s390x, riscv64, ...), or "" if Debian has no
 // port for it.
-func HostArch() string { return goToDpkg[runtime.GOARCH] }
+func HostArch() string {
+	a, _ := dpkgarch.Host()
+	return a
+}

@@ -5,9 +5,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -34,20 +36,50 @@ func HostToolsPackage(tools []string) (Package, error) {
 			{Path: "tmp", Type: tar.TypeDir, Mode: 0o1777},
 		},
 	}
+	files, err := HostToolFiles(tools)
+	if err != nil {
+		return p, err
+	}
+	for _, f := range files {
+		b, mode, err := f.Read()
+		if err != nil {
+			return p, err
+		}
+		p.Files = append(p.Files, File{Path: f.Path, Mode: int64(mode), Body: string(b)})
+	}
+	return p, nil
+}
+
+// HostFile is a host file a test root needs.
+type HostFile struct {
+	Src  string // on the host, as found (may be a symlink)
+	Path string // relative to the root, merged-/usr: "usr/bin/sh"
+}
+
+// HostToolFiles lists the host's copies of tools and of the shared
+// libraries ldd says they use, each once, placed merged-/usr: programs in
+// usr/sbin if the host has them in an sbin directory, else in usr/bin, and
+// libraries under usr/ at their host path.
+func HostToolFiles(tools []string) ([]HostFile, error) {
+	var files []HostFile
 	seen := map[string]bool{}
+	add := func(src, rel string) {
+		if !seen[rel] {
+			seen[rel] = true
+			files = append(files, HostFile{Src: src, Path: rel})
+		}
+	}
 	libs := map[string]bool{}
 	for _, tool := range tools {
 		src, err := exec.LookPath(tool)
 		if err != nil {
-			return p, fmt.Errorf("host tool %s: %w (install it on the build host)", tool, err)
+			return nil, fmt.Errorf("host tool %s: %w (install it on the build host)", tool, err)
 		}
 		dir := "usr/bin"
 		if strings.Contains(src, "/sbin/") {
 			dir = "usr/sbin"
 		}
-		if err := addHostFile(&p, src, dir+"/"+tool, seen); err != nil {
-			return p, err
-		}
+		add(src, dir+"/"+tool)
 		out, err := exec.Command("ldd", src).Output()
 		if err != nil {
 			continue // a static binary or a script
@@ -61,37 +93,36 @@ func HostToolsPackage(tools []string) (Package, error) {
 			}
 		}
 	}
+	sorted := make([]string, 0, len(libs))
 	for lib := range libs {
+		sorted = append(sorted, lib)
+	}
+	sort.Strings(sorted)
+	for _, lib := range sorted {
 		rel := strings.TrimPrefix(lib, "/")
 		if !strings.HasPrefix(rel, "usr/") {
 			rel = "usr/" + rel
 		}
-		if err := addHostFile(&p, lib, rel, seen); err != nil {
-			return p, err
-		}
+		add(lib, rel)
 	}
-	return p, nil
+	return files, nil
 }
 
-func addHostFile(p *Package, src, rel string, seen map[string]bool) error {
-	if seen[rel] {
-		return nil
-	}
-	seen[rel] = true
-	real, err := filepath.EvalSymlinks(src)
+// Read returns the content and permission bits of the file Src leads to.
+func (f HostFile) Read() ([]byte, fs.FileMode, error) {
+	real, err := filepath.EvalSymlinks(f.Src)
 	if err != nil {
-		return err
+		return nil, 0, fmt.Errorf("host file %s: %w", f.Src, err)
 	}
 	b, err := os.ReadFile(real)
 	if err != nil {
-		return err
+		return nil, 0, fmt.Errorf("host file %s: %w", f.Src, err)
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return err
+		return nil, 0, fmt.Errorf("host file %s: %w", f.Src, err)
 	}
-	p.Files = append(p.Files, File{Path: rel, Mode: int64(fi.Mode().Perm()), Body: string(b)})
-	return nil
+	return b, fi.Mode().Perm(), nil
 }
 
 // HostBase is HostToolsPackage(HostTools) with a minimal /etc/passwd and
