@@ -640,22 +640,7 @@ func (u *unpacker) writeSymlink(h *tar.Header, dest string) error {
 	if err := os.Symlink(h.Linkname, tmp); err != nil {
 		return err
 	}
-	err := unix.Lchown(tmp, h.Uid, h.Gid)
-	for _, x := range xattrs(h) {
-		if err == nil {
-			err = unix.Lsetxattr(tmp, x[0], []byte(x[1]), 0)
-		}
-	}
-	if err == nil {
-		err = setTimes(tmp, h)
-	}
-	if err == nil {
-		err = os.Rename(tmp, u.abs(dest))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return u.install(tmp, dest, h, unix.Lchown(tmp, h.Uid, h.Gid))
 }
 
 func (u *unpacker) writeNode(h *tar.Header, dest string) error {
@@ -680,6 +665,13 @@ func (u *unpacker) writeNode(h *tar.Header, dest string) error {
 	if err == nil {
 		err = unix.Fchmodat(unix.AT_FDCWD, tmp, perm, 0)
 	}
+	return u.install(tmp, dest, h, err)
+}
+
+// install finishes an entry made at the temporary path tmp (xattrs, then
+// mtime) and renames it over dest; on any error, err included, tmp is
+// removed.
+func (u *unpacker) install(tmp, dest string, h *tar.Header, err error) error {
 	for _, x := range xattrs(h) {
 		if err == nil {
 			err = unix.Lsetxattr(tmp, x[0], []byte(x[1]), 0)
