@@ -36,6 +36,11 @@ type Options struct {
 	// RetryDelay is the first backoff delay, doubled each retry. Default
 	// 500ms.
 	RetryDelay time.Duration
+	// IdleTimeout bounds how long a response body may go without
+	// delivering a byte; a stalled transfer fails with a *StallError and
+	// is retried like other transient errors. Default 30s; negative
+	// means no limit.
+	IdleTimeout time.Duration
 	// Jobs bounds parallel downloads. Default 4 × CPUs.
 	Jobs int
 	// Progress receives download progress: live bars when it is a
@@ -50,10 +55,6 @@ type Options struct {
 	// Offline uses cached indexes without any network request. Cached
 	// files are verified again (signature, dates, hashes).
 	Offline bool
-	// VerifyPool re-hashes cached .debs before reusing them. Without it a
-	// pool file is trusted by name and size: it only ever gets its
-	// SHA256-derived name after its content was verified.
-	VerifyPool bool
 }
 
 // Client loads indexes and downloads packages through a local cache.
@@ -61,6 +62,7 @@ type Options struct {
 type Client struct {
 	opts Options
 	http *http.Client
+	file *http.Client // file:// repositories
 	log  *slog.Logger
 	jobs int
 
@@ -82,6 +84,10 @@ func NewClient(opts Options) *Client {
 			ResponseHeaderTimeout: 60 * time.Second,
 		}}
 	}
+	// A local repository goes through the same code as a remote one
+	// (conditional requests, hashes, the pool), read by net/http's file
+	// transport.
+	c.file = &http.Client{Transport: http.NewFileTransport(http.Dir("/"))}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -90,6 +96,9 @@ func NewClient(opts Options) *Client {
 	}
 	if c.opts.Retries == 0 {
 		c.opts.Retries = 3
+	}
+	if c.opts.IdleTimeout == 0 {
+		c.opts.IdleTimeout = 30 * time.Second
 	}
 	if c.opts.RetryDelay <= 0 {
 		c.opts.RetryDelay = 500 * time.Millisecond
@@ -155,8 +164,12 @@ func isNotFound(err error) bool {
 	return errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusGone)
 }
 
+// retryable reports whether a failed request may succeed if tried again.
+// Timeouts are transient: net/http's header and dial timeouts match
+// context.DeadlineExceeded, so that is no reason to give up. Only the
+// caller's own context ending is final, and retry checks that itself.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
 		return false
 	}
 	var he *HTTPError
@@ -171,7 +184,11 @@ func (c *Client) retry(ctx context.Context, url string, fn func() error) error {
 	delay := c.opts.RetryDelay
 	for attempt := 0; ; attempt++ {
 		err := fn()
-		if err == nil || !retryable(err) || attempt >= c.opts.Retries || ctx.Err() != nil {
+		if ctx.Err() != nil && err != nil {
+			// The caller gave up (Ctrl-C, or a sibling download failed).
+			return err
+		}
+		if err == nil || !retryable(err) || attempt >= c.opts.Retries {
 			return err
 		}
 		c.log.Debug("retrying", "url", url, "attempt", attempt+1, "error", err, "delay", delay)
@@ -237,19 +254,16 @@ func writeFileAtomic(path string, data []byte) error {
 // validators and returns notModified=true on 304.
 func (c *Client) getSmall(ctx context.Context, url string, cond *validators) (body []byte, v validators, notModified bool, err error) {
 	err = c.retry(ctx, url, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
+		hdr := http.Header{}
 		if cond != nil {
 			if cond.ETag != "" {
-				req.Header.Set("If-None-Match", cond.ETag)
+				hdr.Set("If-None-Match", cond.ETag)
 			}
 			if cond.LastModified != "" {
-				req.Header.Set("If-Modified-Since", cond.LastModified)
+				hdr.Set("If-Modified-Since", cond.LastModified)
 			}
 		}
-		resp, err := c.http.Do(req)
+		resp, err := c.get(ctx, url, hdr)
 		if err != nil {
 			return err
 		}
@@ -274,6 +288,118 @@ func (c *Client) getSmall(ctx context.Context, url string, cond *validators) (bo
 	return body, v, notModified, err
 }
 
+// get sends a GET for url. The returned body fails with a *StallError
+// when no byte arrives for Options.IdleTimeout; closing it releases the
+// request.
+func (c *Client) get(ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := c.clientFor(url).Do(req)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = newIdleBody(resp.Body, cancel, c.opts.IdleTimeout, resp.ContentLength)
+	return resp, nil
+}
+
+func (c *Client) clientFor(url string) *http.Client {
+	if strings.HasPrefix(url, "file:") {
+		return c.file
+	}
+	return c.http
+}
+
+// StallError is a response body that delivered no byte for Idle. It is
+// retried like other transient network errors.
+type StallError struct {
+	Idle     time.Duration
+	Received int64 // bytes of the body received before it stalled
+	Expected int64 // Content-Length, or -1 when the server sent none
+}
+
+func (e *StallError) Error() string {
+	of := ""
+	if e.Expected >= 0 {
+		of = fmt.Sprintf(" of %d", e.Expected)
+	}
+	return fmt.Sprintf("transfer stalled: no data for %s after %d%s bytes; the mirror or the network is stuck", e.Idle, e.Received, of)
+}
+
+// idleBody fails a response body that makes no progress for idle, by
+// cancelling the request's context (which unblocks a pending Read on any
+// transport) and reporting a *StallError instead of the cancellation.
+type idleBody struct {
+	rc       io.ReadCloser
+	cancel   context.CancelCauseFunc
+	idle     time.Duration
+	expected int64
+	timer    *time.Timer // nil when idle <= 0
+
+	mu      sync.Mutex
+	n       int64
+	stalled *StallError
+}
+
+func newIdleBody(rc io.ReadCloser, cancel context.CancelCauseFunc, idle time.Duration, expected int64) *idleBody {
+	b := &idleBody{rc: rc, cancel: cancel, idle: idle, expected: expected}
+	if idle > 0 {
+		b.timer = time.AfterFunc(idle, b.fire)
+		b.timer.Stop()
+	}
+	return b
+}
+
+func (b *idleBody) fire() {
+	b.mu.Lock()
+	b.stalled = &StallError{Idle: b.idle, Received: b.n, Expected: b.expected}
+	err := b.stalled
+	b.mu.Unlock()
+	b.cancel(err)
+}
+
+// Read times only the wait inside the underlying Read, so a slow consumer
+// (decompressing, writing to a slow disk) is not taken for a stalled
+// server: one Read returns as soon as any byte is there.
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.stalled != nil {
+		b.mu.Unlock()
+		return 0, b.stalled
+	}
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+	b.mu.Unlock()
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.n += int64(n)
+	if b.stalled != nil {
+		return n, b.stalled
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.rc.Close()
+	b.cancel(nil)
+	return err
+}
+
 // download streams url into a temp file in dir, checking size and SHA256
 // as it goes, and renames it to dst only when both match. progress, if
 // not nil, is called with byte counts.
@@ -288,11 +414,7 @@ func (c *Client) download(ctx context.Context, url, dst string, want fileHash, p
 }
 
 func (c *Client) downloadOnce(ctx context.Context, url, dst string, want fileHash, progress func(int64)) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.get(ctx, url, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -435,11 +435,7 @@ func (c *Client) fetchIndexFile(ctx context.Context, base, relPath, ext string, 
 }
 
 func (c *Client) fetchDecompress(ctx context.Context, url, ext string, want fileHash, maxPlain int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.get(ctx, url, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"runtime"
 	"strings"
 
@@ -19,7 +21,10 @@ import (
 // components, the architecture to keep and the keyring that must have
 // signed its Release files.
 type Source struct {
-	// URL is the archive root, e.g. "http://127.0.0.1:8080/debian".
+	// URL is the archive root, e.g. "http://127.0.0.1:8080/debian", or
+	// "file:///srv/repo" for a repository in a local directory (read in
+	// place; its .debs are copied into the pool like downloads, so a
+	// verified copy stays usable whatever later happens to the directory).
 	URL        string
 	Suites     []string
 	Components []string // default ["main"]
@@ -70,12 +75,39 @@ func (s Source) validate() error {
 	switch {
 	case s.URL == "":
 		return errors.New("apt source has no URL")
+	case strings.HasPrefix(s.URL, "file:"):
+		if err := checkFileURL(s.URL); err != nil {
+			return fmt.Errorf("apt source %s: %w", s.URL, err)
+		}
 	case !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://"):
-		return fmt.Errorf("apt source %s: only http:// and https:// URLs are supported", s.URL)
+		return fmt.Errorf("apt source %s: only http://, https:// and file:// URLs are supported", s.URL)
 	case len(s.Suites) == 0:
 		return fmt.Errorf("apt source %s: no suites", s.URL)
 	case len(s.Keyring) == 0 && !s.Trusted:
 		return fmt.Errorf("apt source %s: no keyring; give the repository's key with signed-by (or mark it trusted)", s.URL)
+	}
+	return nil
+}
+
+// checkFileURL accepts file:///abs/path and file://localhost/abs/path
+// naming an existing directory.
+func checkFileURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return fmt.Errorf("file URL names host %q; write file:///path for a local directory", u.Host)
+	}
+	if !strings.HasPrefix(u.Path, "/") {
+		return errors.New("file URL needs an absolute path: file:///path/to/repo")
+	}
+	st, err := os.Stat(u.Path)
+	if err != nil {
+		return fmt.Errorf("local repository: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("local repository %s is not a directory", u.Path)
 	}
 	return nil
 }

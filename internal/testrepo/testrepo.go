@@ -102,6 +102,7 @@ type Repo struct {
 	suites    map[string]map[string][]testdeb.Package // suite -> component -> packages
 	published map[string][]*apt.Package
 	log       []Request
+	logGen    int // bumped by ResetRequests
 	failures  []failure
 }
 
@@ -109,6 +110,10 @@ type failure struct {
 	path   string // relative path, or "*" for any
 	n      int
 	status int
+	// stall >= 0: send the headers and the first stall bytes of the body,
+	// then wait until the client gives up. holdHeaders: send nothing.
+	stall       int
+	holdHeaders bool
 }
 
 // New generates a signing key, writes its public keyring to a temporary
@@ -538,7 +543,26 @@ func (r *Repo) readPlain(base string) ([]byte, error) {
 func (r *Repo) FailNext(rel string, n, status int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.failures = append(r.failures, failure{path: rel, n: n, status: status})
+	r.failures = append(r.failures, failure{path: rel, n: n, status: status, stall: -1})
+}
+
+// StallNext makes the next n requests for rel (or "*") send the response
+// headers (with the full Content-Length) and the first after bytes of the
+// body, then send nothing more until the client closes the connection:
+// a mirror stuck mid-transfer.
+func (r *Repo) StallNext(rel string, n, after int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, failure{path: rel, n: n, stall: after})
+}
+
+// HoldHeadersNext makes the next n requests for rel (or "*") get no
+// response at all until the client closes the connection: a server that
+// accepts the connection and never answers.
+func (r *Repo) HoldHeadersNext(rel string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, failure{path: rel, n: n, stall: -1, holdHeaders: true})
 }
 
 // Requests returns every request served so far, in order.
@@ -564,6 +588,7 @@ func (r *Repo) ResetRequests() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.log = nil
+	r.logGen++
 }
 
 type statusWriter struct {
@@ -578,6 +603,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the Flusher.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -588,21 +616,35 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	rel, ok := strings.CutPrefix(req.URL.Path, r.opts.prefix+"/")
+	// Logged on arrival (a stalled request is counted while it hangs),
+	// its status filled in when it is answered.
+	r.mu.Lock()
+	r.log = append(r.log, Request{
+		Method: req.Method, Path: rel,
+		IfModifiedSince: req.Header.Get("If-Modified-Since"),
+		IfNoneMatch:     req.Header.Get("If-None-Match"),
+	})
+	entry := len(r.log) - 1
+	gen := r.logGen
+	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		r.log = append(r.log, Request{
-			Method: req.Method, Path: rel, Status: sw.status,
-			IfModifiedSince: req.Header.Get("If-Modified-Since"),
-			IfNoneMatch:     req.Header.Get("If-None-Match"),
-		})
+		if r.logGen == gen {
+			r.log[entry].Status = sw.status
+		}
 		r.mu.Unlock()
 	}()
 	if !ok {
 		http.NotFound(sw, req)
 		return
 	}
-	if status := r.takeFailure(rel); status != 0 {
-		http.Error(sw, "injected failure", status)
+	f := r.takeFailure(rel)
+	switch {
+	case f.holdHeaders:
+		<-req.Context().Done()
+		return
+	case f.status != 0:
+		http.Error(sw, "injected failure", f.status)
 		return
 	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -622,20 +664,28 @@ func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	sum := sha256.Sum256(data)
 	sw.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	if f.stall >= 0 {
+		sw.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		sw.WriteHeader(http.StatusOK)
+		sw.Write(data[:min(f.stall, len(data))])
+		http.NewResponseController(sw).Flush()
+		<-req.Context().Done()
+		return
+	}
 	http.ServeContent(sw, req, path.Base(p), st.ModTime(), bytes.NewReader(data))
 }
 
-func (r *Repo) takeFailure(rel string) int {
+func (r *Repo) takeFailure(rel string) failure {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.failures {
 		f := &r.failures[i]
 		if f.n > 0 && (f.path == "*" || f.path == rel) {
 			f.n--
-			return f.status
+			return *f
 		}
 	}
-	return 0
+	return failure{stall: -1}
 }
 
 // Compress encodes b as kind: "" (none), "gz", "xz" or "zst".
