@@ -156,7 +156,12 @@ type HTTPError struct {
 	Status     string
 }
 
-func (e *HTTPError) Error() string { return "HTTP " + e.Status }
+func (e *HTTPError) Error() string {
+	if strings.HasPrefix(e.URL, "file:") && e.StatusCode == http.StatusNotFound {
+		return "no such file in the local repository"
+	}
+	return "HTTP " + e.Status
+}
 
 // isNotFound reports a 404/410 (a file the server does not have).
 func isNotFound(err error) bool {

@@ -194,8 +194,15 @@ func (c *Client) loadRelease(ctx context.Context, src Source, suite string) (*re
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", where, err)
 	}
-	if err := rel.checkDates(now); err != nil {
+	if err := rel.checkDates(now, src.SkipValidUntil); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", where, err)
+	}
+	if src.SkipValidUntil {
+		attrs := []any{"url", where}
+		if !rel.ValidUntil.IsZero() {
+			attrs = append(attrs, "valid_until", rel.ValidUntil.UTC().Format(time.RFC1123), "expired", rel.expired(now))
+		}
+		c.log.Warn("not checking the Release file's Valid-Until (check-valid-until: false): a stale or replayed mirror would not be noticed", attrs...)
 	}
 	if suite != rel.Suite && suite != rel.Codename && !strings.Contains(suite, "/") {
 		c.log.Warn("Release file names a different suite", "url", where, "want", suite, "suite", rel.Suite, "codename", rel.Codename)

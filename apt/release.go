@@ -156,10 +156,11 @@ func (r *release) hasComponent(comp, arch string) bool {
 	return false
 }
 
-// checkDates refuses an expired Release and one dated in the future
-// beyond clock skew (which would make Valid-Until meaningless).
-func (r *release) checkDates(now time.Time) error {
-	if !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
+// checkDates refuses an expired Release (unless skipValidUntil) and one
+// dated in the future beyond clock skew (which would make Valid-Until
+// meaningless).
+func (r *release) checkDates(now time.Time, skipValidUntil bool) error {
+	if !skipValidUntil && r.expired(now) {
 		return fmt.Errorf("%w: Valid-Until %s is in the past (%s ago); the mirror is stale or replaying old metadata",
 			ErrExpired, r.ValidUntil.UTC().Format(time.RFC1123), now.Sub(r.ValidUntil).Round(time.Second))
 	}
@@ -168,6 +169,10 @@ func (r *release) checkDates(now time.Time) error {
 		return fmt.Errorf("Date %s is in the future; check the system clock", r.DateString)
 	}
 	return nil
+}
+
+func (r *release) expired(now time.Time) bool {
+	return !r.ValidUntil.IsZero() && now.After(r.ValidUntil)
 }
 
 // verifyInRelease checks a clearsigned InRelease and returns the signed

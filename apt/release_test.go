@@ -49,14 +49,19 @@ func TestParseRelease(t *testing.T) {
 	}
 
 	now := r.Date.Add(time.Hour)
-	if err := r.checkDates(now); err != nil {
+	if err := r.checkDates(now, false); err != nil {
 		t.Errorf("fresh release refused: %v", err)
 	}
-	if err := r.checkDates(r.ValidUntil.Add(time.Minute)); err == nil || !strings.Contains(err.Error(), "Valid-Until Sat, 28 Nov 2026 09:15:44 UTC is in the past") {
+	if err := r.checkDates(r.ValidUntil.Add(time.Minute), false); err == nil || !strings.Contains(err.Error(), "Valid-Until Sat, 28 Nov 2026 09:15:44 UTC is in the past") {
 		t.Errorf("expired: %v", err)
 	}
-	if err := r.checkDates(r.Date.Add(-2 * time.Hour)); err == nil || !strings.Contains(err.Error(), "in the future") {
-		t.Errorf("future: %v", err)
+	if err := r.checkDates(r.ValidUntil.Add(time.Minute), true); err != nil {
+		t.Errorf("expired, Valid-Until not checked: %v", err)
+	}
+	for _, skip := range []bool{false, true} {
+		if err := r.checkDates(r.Date.Add(-2*time.Hour), skip); err == nil || !strings.Contains(err.Error(), "in the future") {
+			t.Errorf("future (skipValidUntil %v): %v", skip, err)
+		}
 	}
 
 	for _, tc := range []struct{ in, err string }{

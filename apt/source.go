@@ -36,6 +36,12 @@ type Source struct {
 	Keyring []byte
 	// KeyringName names the keyring in error messages, e.g. its path.
 	KeyringName string
+	// SkipValidUntil accepts a Release file whose Valid-Until has passed
+	// (treefile check-valid-until: false, apt's [check-valid-until=no]):
+	// dated snapshot mirrors, which reproducible builds pin to, expire
+	// by design. The signature and every hash are still checked; a
+	// warning says Valid-Until was not.
+	SkipValidUntil bool
 	// Trusted accepts the repository without a valid signature (apt's
 	// [trusted=yes]). Hashes of the indexes are still checked.
 	Trusted bool

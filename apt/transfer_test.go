@@ -188,3 +188,113 @@ func TestFetchReplacesCorruptPoolFile(t *testing.T) {
 		t.Errorf("no warning naming %s in the log:\n%s", paths[1], l)
 	}
 }
+
+// TestSkipValidUntil: a dated snapshot whose Valid-Until has passed is
+// refused by default and accepted, with a warning, with SkipValidUntil;
+// its signature is still checked.
+func TestSkipValidUntil(t *testing.T) {
+	r := fixtureRepo(t)
+	r.Date = time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	r.ValidUntil = r.Date.Add(7 * 24 * time.Hour)
+	r.Publish()
+	ctx := context.Background()
+	src := source(r, "trixie")
+	if _, err := newClient(t, t.TempDir()).LoadIndexes(ctx, []apt.Source{src}); !errors.Is(err, apt.ErrExpired) {
+		t.Fatalf("default: err = %v, want ErrExpired", err)
+	}
+	src.SkipValidUntil = true
+	var logs logBuffer
+	quiet := func(o *apt.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }
+	got, err := newClient(t, t.TempDir(), quiet).LoadIndexes(ctx, []apt.Source{src})
+	if err != nil {
+		t.Fatalf("SkipValidUntil: %v", err)
+	}
+	if len(got) != len(want(r, src.Suites, "main")) {
+		t.Errorf("%d packages", len(got))
+	}
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "check-valid-until: false") ||
+		!strings.Contains(l, "expired=true") || !strings.Contains(l, r.URL()+"/dists/trixie/InRelease") {
+		t.Errorf("no warning naming the InRelease:\n%s", l)
+	}
+	r.TamperInRelease("trixie")
+	if _, err := newClient(t, t.TempDir(), quiet).LoadIndexes(ctx, []apt.Source{src}); !errors.Is(err, apt.ErrBadSignature) {
+		t.Errorf("tampered, SkipValidUntil: err = %v, want ErrBadSignature", err)
+	}
+}
+
+// TestFileRepository reads a repository from a directory: indexes and
+// .debs are verified exactly as over HTTP.
+func TestFileRepository(t *testing.T) {
+	r := fixtureRepo(t)
+	r.Publish()
+	ctx := context.Background()
+	cache := t.TempDir()
+	for _, url := range []string{r.FileURL(), strings.Replace(r.FileURL(), "file://", "file://localhost", 1)} {
+		src := source(r, "trixie")
+		src.URL = url
+		c := newClient(t, cache)
+		pkgs, err := c.LoadIndexes(ctx, []apt.Source{src})
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		wantPkgs := want(r, src.Suites, "main")
+		if len(pkgs) != len(wantPkgs) {
+			t.Fatalf("%d packages, want %d", len(pkgs), len(wantPkgs))
+		}
+		for i, p := range pkgs {
+			if p.ID() != wantPkgs[i].ID() || p.SHA256 != wantPkgs[i].SHA256 || p.Repo.URL != url {
+				t.Errorf("package %d: %s %s from %s", i, p.ID(), p.SHA256, p.Repo.URL)
+			}
+		}
+		paths, _, err := c.Fetch(ctx, pkgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range pkgs {
+			a, _ := os.ReadFile(paths[i])
+			b, _ := os.ReadFile(r.Path(p.Filename))
+			if !bytes.Equal(a, b) || paths[i] != apt.PoolPath(cache, p.SHA256) {
+				t.Errorf("%s: pool copy %s differs from the repository's", p.ID(), paths[i])
+			}
+		}
+	}
+	if n := len(r.Requests()); n != 0 {
+		t.Errorf("%d HTTP requests for a file:// repository", n)
+	}
+
+	// Verification is the same as over HTTP.
+	src := source(r, "trixie")
+	src.URL = r.FileURL()
+	c := newClient(t, t.TempDir())
+	pkgs, err := c.LoadIndexes(ctx, []apt.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Tamper(pkgs[0].Filename, func(b []byte) []byte { b = bytes.Clone(b); b[len(b)-1] ^= 1; return b })
+	if _, _, err := c.Fetch(ctx, pkgs[:1]); !errors.Is(err, apt.ErrHashMismatch) || !strings.Contains(err.Error(), pkgs[0].URL()) {
+		t.Errorf("tampered .deb: %v", err)
+	}
+	if _, err := c.LoadIndexes(ctx, []apt.Source{src}); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	r.TamperInRelease("trixie")
+	if _, err := newClient(t, t.TempDir()).LoadIndexes(ctx, []apt.Source{src}); !errors.Is(err, apt.ErrBadSignature) {
+		t.Errorf("tampered InRelease: %v", err)
+	}
+	src.Suites = []string{"sid"}
+	if _, err := newClient(t, t.TempDir()).LoadIndexes(ctx, []apt.Source{src}); err == nil || !strings.Contains(err.Error(), "/dists/sid/Release: no such file in the local repository") {
+		t.Errorf("missing suite: %v", err)
+	}
+
+	for _, tc := range []struct{ url, msg string }{
+		{"file://otherhost/srv/repo", `names host "otherhost"`},
+		{"file://" + t.TempDir() + "/missing", "no such file or directory"},
+		{"file:relative/repo", "needs an absolute path"},
+	} {
+		src := source(r, "trixie")
+		src.URL = tc.url
+		if _, err := newClient(t, t.TempDir()).LoadIndexes(ctx, []apt.Source{src}); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: err = %v, want %q", tc.url, err, tc.msg)
+		}
+	}
+}

@@ -157,7 +157,7 @@ func Sources(tf *treefile.Treefile, mirror string) ([]apt.Source, error) {
 			arch = tf.Arch
 		}
 		if r.URL != "" {
-			out = append(out, apt.Source{URL: strings.TrimSuffix(r.URL, "/"), Suites: r.Suites, Components: r.Components, Arch: arch, Keyring: keyring, KeyringName: keyName, Trusted: r.Trusted})
+			out = append(out, apt.Source{URL: strings.TrimSuffix(r.URL, "/"), Suites: r.Suites, Components: r.Components, Arch: arch, Keyring: keyring, KeyringName: keyName, Trusted: r.Trusted, SkipValidUntil: r.SkipValidUntil})
 			continue
 		}
 		// Suites of one repo may live on different archives (trixie and
@@ -177,7 +177,7 @@ func Sources(tf *treefile.Treefile, mirror string) ([]apt.Source, error) {
 			if err != nil {
 				return nil, fmt.Errorf("repo %s has no url: %w", name, err)
 			}
-			out = append(out, apt.Source{URL: url, Suites: []string{suite}, Components: r.Components, Arch: arch, Keyring: keyring, KeyringName: keyName, Trusted: r.Trusted})
+			out = append(out, apt.Source{URL: url, Suites: []string{suite}, Components: r.Components, Arch: arch, Keyring: keyring, KeyringName: keyName, Trusted: r.Trusted, SkipValidUntil: r.SkipValidUntil})
 		}
 	}
 	if len(out) == 0 {

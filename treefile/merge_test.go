@@ -319,7 +319,7 @@ func TestParsePackageSpec(t *testing.T) {
 func TestJSONOutput(t *testing.T) {
 	files := map[string]string{
 		"main.yaml": "ref: r/${basearch}\nreleasever: 13\nvariables: {v: x}\n" +
-			"repos:\n  - {name: d, url: 'http://127.0.0.1/debian', suites: [trixie], signed-by: k.gpg}\n" +
+			"repos:\n  - {name: d, url: 'http://127.0.0.1/debian', suites: [trixie], signed-by: k.gpg, check-valid-until: false}\n" +
 			"packages: [\"'libc6 (>= 2.36)'\", systemd]\nrecommends: false\nmachineid-compat: true\n" +
 			"add-files: [[f, /usr/lib/f]]\nremove-from-packages: [[systemd, '^/usr/lib/x$', y]]\n" +
 			"image: {labels: {containers.bootc: '1'}}\nmetadata: {m: 1}\n",
@@ -345,7 +345,8 @@ func TestJSONOutput(t *testing.T) {
       "components": [
         "main"
       ],
-      "signed-by": "` + filepath.Join(dir, "k.gpg") + `"
+      "signed-by": "` + filepath.Join(dir, "k.gpg") + `",
+      "check-valid-until": false
     }
   ],
   "packages": [
@@ -378,6 +379,9 @@ func TestJSONOutput(t *testing.T) {
 `
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Errorf("JSON (-want +got):\n%s", diff)
+	}
+	if !tf.Repos[0].SkipValidUntil {
+		t.Error("check-valid-until: false not read")
 	}
 
 	// Round trip: the printed JSON loads back to the same treefile.

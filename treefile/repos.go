@@ -158,8 +158,12 @@ func (d *decoder) repoKey(r *repoVal, sub, name string, kn, vn *yaml.Node) bool 
 		b, ok := d.boolean(sub, vn)
 		r.Trusted = b
 		return ok
+	case "check-valid-until":
+		b, ok := d.boolean(sub, vn)
+		r.SkipValidUntil = ok && !b
+		return ok
 	}
-	d.errorf(kn, sub, "unknown key; a repository has name, url, suites, components, arch, signed-by, trusted")
+	d.errorf(kn, sub, "unknown key; a repository has name, url, suites, components, arch, signed-by, trusted, check-valid-until")
 	return false
 }
 

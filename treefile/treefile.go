@@ -80,15 +80,23 @@ type Repo struct {
 	SignedBy    string   `json:"-"` // absolute path of a keyring file
 	SignedByKey string   `json:"-"` // inline ASCII-armored public key block
 	Trusted     bool     `json:"trusted,omitempty"`
+	// SkipValidUntil is check-valid-until: false: the Release file's
+	// Valid-Until is not enforced (dated snapshot mirrors).
+	SkipValidUntil bool `json:"-"`
 }
 
 // MarshalJSON writes signed-by as the treefile spells it: a path or a key block.
 func (r Repo) MarshalJSON() ([]byte, error) {
 	type plain Repo
+	var check *bool
+	if r.SkipValidUntil {
+		check = new(bool)
+	}
 	return json.Marshal(struct {
 		plain
-		SignedBy string `json:"signed-by,omitempty"`
-	}{plain(r), r.SignedBy + r.SignedByKey})
+		SignedBy        string `json:"signed-by,omitempty"`
+		CheckValidUntil *bool  `json:"check-valid-until,omitempty"`
+	}{plain(r), r.SignedBy + r.SignedByKey, check})
 }
 
 // AddFile copies Src (absolute path on the build host) to Dest (absolute path in the tree).

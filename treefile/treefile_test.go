@@ -89,6 +89,7 @@ func TestErrors(t *testing.T) {
 		{"repos missing keyring", map[string]string{"main.yaml": "repos:\n  - suites: [trixie]\n    signed-by: keys/missing.gpg\n"}, []string{`main.yaml:3: repos[0].signed-by: keyring keys/missing.gpg`, "no such file"}},
 		{"repos bad inline key", map[string]string{"main.yaml": "repos:\n  - suites: [trixie]\n    signed-by: |\n      -----BEGIN PGP PUBLIC KEY BLOCK-----\n\n      garbage\n      -----END PGP PUBLIC KEY BLOCK-----\n"}, []string{`main.yaml:3: repos[0].signed-by: inline key block is not a valid ASCII-armored OpenPGP public key`}},
 		{"repos duplicate name", map[string]string{"main.yaml": "repos:\n  - {name: d, suites: [a]}\n  - {name: d, suites: [b]}\n"}, []string{`main.yaml:3: repos[1].name: repository name "d" already used at`}},
+		{"repos check-valid-until type", map[string]string{"main.yaml": "repos:\n  - suites: [trixie]\n    check-valid-until: no\n"}, []string{`main.yaml:3: repos[0].check-valid-until: want true or false`}},
 		{"repos trusted and signed", map[string]string{"main.yaml": "repos:\n  - suites: [a]\n    trusted: true\n    signed-by: k.gpg\n", "k.gpg": "k"}, []string{`main.yaml:2: repos[0]: trusted: true and signed-by both given`}},
 		{"packages type", map[string]string{"main.yaml": "packages: systemd\n"}, []string{`main.yaml:1: packages: want a list of strings, got the string "systemd"`}},
 		{"packages item type", map[string]string{"main.yaml": "packages:\n  - a1\n  - 1\n"}, []string{`main.yaml:3: packages[1]: want a string, got the integer 1`}},

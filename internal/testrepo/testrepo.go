@@ -173,6 +173,10 @@ func newKey(name string, useRSA bool) (*openpgp.Entity, error) {
 // slash).
 func (r *Repo) URL() string { return r.srv.URL + r.opts.prefix }
 
+// FileURL is the archive root as a file:// URL: the directory Publish
+// writes to, for clients that read a local repository in place.
+func (r *Repo) FileURL() string { return "file://" + filepath.ToSlash(r.root) }
+
 // KeyringPath is a binary OpenPGP keyring file holding the public key that
 // signs the repository, like the files under /usr/share/keyrings.
 func (r *Repo) KeyringPath() string { return r.keyPath }
