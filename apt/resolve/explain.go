@@ -57,6 +57,8 @@ func (s *solver) because(p *apt.Package) string {
 	switch {
 	case g.from != nil:
 		return "(selected because " + link(g) + ")"
+	case g.kind == kindInstalled:
+		return "(installed in the frozen base)"
 	case g.kind == kindBase:
 		_, why, _ := strings.Cut(g.label, " (")
 		return "(" + why
@@ -77,6 +79,11 @@ func (s *solver) whyNot(g *goal) string {
 // filters in the order the candidates went through them.
 func (s *solver) whyNotAlt(r *Relation, fromArch string) string {
 	idx := s.idx
+	if inst := s.installedNamed(r, fromArch); inst != nil {
+		// Installed and selected, so its version is what fails r.
+		return fmt.Sprintf("the base has %s %s installed and it is frozen: rebuild the base image or use override replace",
+			inst.Name, inst.Version)
+	}
 	var real []*apt.Package
 	var provs []provider
 	real = idx.byName[r.Name]
@@ -165,6 +172,17 @@ func (s *solver) whyNotAlt(r *Relation, fromArch string) string {
 		}
 		return fmt.Sprintf("%s %s %s %s", y.Name, s.because(y), verb, target)
 	}
+}
+
+// installedNamed returns the frozen base's package named by r that r's
+// architecture rules accept, or nil.
+func (s *solver) installedNamed(r *Relation, fromArch string) *apt.Package {
+	for _, y := range s.selName[r.Name] {
+		if s.idx.installed[y] && s.idx.archOK(y, r, fromArch, false) {
+			return y
+		}
+	}
+	return nil
 }
 
 func label(p *apt.Package) string {

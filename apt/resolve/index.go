@@ -27,6 +27,8 @@ type index struct {
 	excluded map[string]bool
 	// restrict limits names to pinned or locked versions.
 	restrict map[string]*restriction
+	// installed holds the frozen base (Request.Installed).
+	installed map[*apt.Package]bool
 }
 
 type provider struct {
@@ -70,13 +72,14 @@ type pkgRels struct {
 
 func newIndex(universe []*apt.Package, arch string, exclude map[string]bool) *index {
 	idx := &index{
-		arch:     arch,
-		byName:   make(map[string][]*apt.Package, len(universe)),
-		provides: make(map[string][]provider, len(universe)),
-		rels:     make(map[*apt.Package]*pkgRels),
-		provErr:  make(map[*apt.Package]error),
-		excluded: make(map[string]bool),
-		restrict: make(map[string]*restriction),
+		arch:      arch,
+		byName:    make(map[string][]*apt.Package, len(universe)),
+		provides:  make(map[string][]provider, len(universe)),
+		rels:      make(map[*apt.Package]*pkgRels),
+		provErr:   make(map[*apt.Package]error),
+		excluded:  make(map[string]bool),
+		restrict:  make(map[string]*restriction),
+		installed: make(map[*apt.Package]bool),
 	}
 	// Most names have one package and most provided names one provider:
 	// their one-element lists are capacity-limited windows into shared

@@ -50,11 +50,28 @@ type Request struct {
 	// needs it. A locked entry absent from the universe is an error
 	// wrapping ErrLocked. Merge several lockfiles with lockfile.Merge.
 	Lock *lockfile.Lock
+	// Installed is a frozen base: the packages already installed in the
+	// target root (an image or a composed tree; see apt.InstalledPackage
+	// for dpkg status stanzas). When set, the request is resolved like
+	// apt-get install on that root except that the base never moves:
+	//   - an installed package satisfies dependencies (and its Provides)
+	//     at exactly its installed version, and is never upgraded,
+	//     removed or replaced by another build of its name; a dependency
+	//     it cannot satisfy fails with an error naming the chain and the
+	//     installed version;
+	//   - Conflicts and Breaks between a new package and an installed one
+	//     (either way) rule the new package out;
+	//   - Essential and required packages of the universe are not added:
+	//     the base already made that choice;
+	//   - Result.Packages lists only the new packages to install.
+	// Their own dependencies are taken as satisfied, whatever they are.
+	Installed []*apt.Package
 }
 
 // Result is a resolved package set.
 type Result struct {
-	// Packages sorted by name, then architecture.
+	// Packages sorted by name, then architecture. With Request.Installed,
+	// only the packages to add to the base.
 	Packages []*apt.Package
 
 	idx *index
@@ -69,6 +86,7 @@ const (
 	kindDepends
 	kindRecommends
 	kindExpandTop // push the dependencies of every top-level package
+	kindInstalled // a package of the frozen base (Request.Installed)
 )
 
 func (k goalKind) verb() string {
@@ -140,10 +158,13 @@ func Resolve(universe []*apt.Package, req Request) (*Result, error) {
 		return nil, err
 	}
 	s := newSolver(idx, req.Recommends)
+	if err := s.freeze(req.Installed); err != nil {
+		return nil, err
+	}
 	if err := s.run(goals); err != nil {
 		return nil, err
 	}
-	res := &Result{Packages: slices.Clone(s.trail), idx: idx}
+	res := &Result{Packages: slices.Clone(s.trail[s.frozen:]), idx: idx}
 	slices.SortFunc(res.Packages, func(a, b *apt.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Architecture, b.Architecture))
 	})
@@ -174,6 +195,9 @@ func topGoals(idx *index, req Request, exclude map[string]bool) ([]goal, error) 
 		goals = append(goals, goal{kind: kindRequest, group: []Relation{r}, label: strings.Trim(strings.TrimSpace(entry), "'")})
 	}
 	var base []string
+	if len(req.Installed) > 0 {
+		return goals, nil // the frozen base already chose its essential set
+	}
 	for _, name := range idx.base {
 		if !requested[name] {
 			base = append(base, name)

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/apt-ostree/apt-ostree/apt"
@@ -19,6 +20,10 @@ type solver struct {
 	selProv     map[string][]provider     // selected packages by what they provide
 	conflictsOn map[string][]conflictRef  // selected Conflicts/Breaks by target name
 	reason      map[*apt.Package]*goal    // the goal that selected each package
+
+	// frozen is how many trail entries, at its start, are the installed
+	// base; they are never undone and their dependencies are not pushed.
+	frozen int
 
 	choices    []choice
 	firstErr   *UnsatisfiableError
@@ -73,7 +78,7 @@ func (s *solver) run(goals []goal) error {
 		g := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if g.kind == kindExpandTop {
-			for i := len(s.trail) - 1; i >= 0; i-- {
+			for i := len(s.trail) - 1; i >= s.frozen; i-- {
 				stack = s.pushDeps(s.trail[i], stack)
 			}
 			continue
@@ -108,6 +113,25 @@ func (s *solver) run(goals []goal) error {
 			stack = s.install(cands[0], g, stack)
 		}
 	}
+	return nil
+}
+
+// freeze selects the installed base before the search starts.
+func (s *solver) freeze(installed []*apt.Package) error {
+	g := &goal{kind: kindInstalled, label: "installed"}
+	for _, p := range installed {
+		if p.Provides != "" {
+			if _, err := parseProvides(p.Provides); err != nil {
+				return fmt.Errorf("installed package %s: field Provides: %w", p.ID(), err)
+			}
+		}
+		if _, err := s.idx.relsOf(p); err != nil {
+			return fmt.Errorf("installed %w", err)
+		}
+		s.idx.installed[p] = true
+		s.select1(p, g)
+	}
+	s.frozen = len(s.trail)
 	return nil
 }
 
@@ -221,7 +245,16 @@ func (s *solver) viable(g *goal) ([]*apt.Package, error) {
 }
 
 func (s *solver) install(q *apt.Package, g goal, stack []goal) []goal {
-	rels := s.idx.rels[q] // parsed by viable
+	s.select1(q, &g)
+	if g.from == nil {
+		return stack // expanded by the kindExpandTop goal
+	}
+	return s.pushDeps(q, stack)
+}
+
+// select1 adds q to the selection, recording g as the reason.
+func (s *solver) select1(q *apt.Package, g *goal) {
+	rels := s.idx.rels[q] // parsed by viable or freeze
 	s.trail = append(s.trail, q)
 	s.isSel[q] = true
 	s.selName[q.Name] = append(s.selName[q.Name], q)
@@ -236,11 +269,7 @@ func (s *solver) install(q *apt.Package, g goal, stack []goal) []goal {
 		r := &rels.breaks[i]
 		s.conflictsOn[r.Name] = append(s.conflictsOn[r.Name], conflictRef{from: q, rel: r, breaks: true})
 	}
-	s.reason[q] = &g
-	if g.from == nil {
-		return stack // expanded by the kindExpandTop goal
-	}
-	return s.pushDeps(q, stack)
+	s.reason[q] = g
 }
 
 // pushDeps pushes q's dependency goals.
