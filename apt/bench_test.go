@@ -84,3 +84,39 @@ func BenchmarkLoadIndexesCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyPool measures what hashing every pool file on use costs
+// (Fetch's checkPool), on the .debs the gated e2e test cached (the
+// example's package set, about 163 MB), with the page cache warm.
+func BenchmarkVerifyPool(b *testing.B) {
+	dir := filepath.Join(e2eCacheDir(), "pool")
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	var pkgs []*Package
+	var total int64
+	for _, m := range matches {
+		sum := strings.TrimSuffix(filepath.Base(m), ".deb")
+		st, err := os.Stat(m)
+		if err != nil || len(sum) != 64 {
+			continue
+		}
+		pkgs = append(pkgs, &Package{Name: sum[:12], Version: "0", Architecture: "amd64", SHA256: sum, Size: st.Size()})
+		total += st.Size()
+	}
+	if len(pkgs) == 0 {
+		b.Skip("no cached .debs: run the gated e2e test (APT_OSTREE_E2E=1) once to fill " + dir)
+	}
+	c := NewClient(Options{CacheDir: e2eCacheDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b.SetBytes(total)
+	b.ReportMetric(float64(len(pkgs)), "debs")
+	for b.Loop() {
+		ok, err := c.checkPool(b.Context(), pkgs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, good := range ok {
+			if !good {
+				b.Fatalf("pool file %s does not match its name", pkgs[i].SHA256)
+			}
+		}
+	}
+}
