@@ -223,6 +223,12 @@ func TestResolveLikeAptGet(t *testing.T) {
 		}
 	}
 
+	// Layering onto the example as a frozen base agrees with apt-get
+	// installing into a root whose dpkg status holds the example.
+	t.Run("onto-example", func(t *testing.T) {
+		compareOntoBase(ctx, t, root, universe, res.Packages, []string{"htop", "curl", "vim"})
+	})
+
 	// The lockfile of the result pins the same set on a second resolution.
 	path := filepath.Join(t.TempDir(), "lock.json")
 	if err := lockfile.Write(path, res.Packages); err != nil {
@@ -285,6 +291,73 @@ func compareWithAptGet(ctx context.Context, t *testing.T, root *aptRoot, univers
 		t.Logf("%d packages, agreeing with apt-get", len(res.Packages))
 	}
 	return res
+}
+
+// compareOntoBase writes base as a dpkg status file, reads it back with
+// apt.InstalledPackage, resolves packages onto it as a frozen base and
+// compares with apt-get install --simulate against that status.
+func compareOntoBase(ctx context.Context, t *testing.T, root *aptRoot, universe, base []*apt.Package, packages []string) {
+	var status strings.Builder
+	for _, p := range base {
+		// apt merges an installed version with the archive's only when
+		// the fields of its version hash (Installed-Size and the
+		// relations) are the same; otherwise it sees an upgrade.
+		fmt.Fprintf(&status, "Package: %s\nStatus: install ok installed\nVersion: %s\nArchitecture: %s\nInstalled-Size: %d\n",
+			p.Name, p.Version, p.Architecture, p.InstalledSize)
+		for _, f := range [][2]string{{"Multi-Arch", p.MultiArch}, {"Priority", p.Priority}, {"Source", p.Source}, {"Pre-Depends", p.PreDepends},
+			{"Depends", p.Depends}, {"Recommends", p.Recommends}, {"Suggests", p.Suggests}, {"Conflicts", p.Conflicts},
+			{"Breaks", p.Breaks}, {"Provides", p.Provides}, {"Replaces", p.Replaces}} {
+			if f[1] != "" {
+				fmt.Fprintf(&status, "%s: %s\n", f[0], f[1])
+			}
+		}
+		if p.Essential {
+			status.WriteString("Essential: yes\n")
+		}
+		status.WriteString("\n")
+	}
+	statusPath := filepath.Join(t.TempDir(), "status")
+	if err := os.WriteFile(statusPath, []byte(status.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var installed []*apt.Package
+	for _, stanza := range strings.Split(strings.TrimSpace(status.String()), "\n\n") {
+		fields := map[string]string{}
+		for _, line := range strings.Split(stanza, "\n") {
+			k, v, _ := strings.Cut(line, ": ")
+			fields[k] = v
+		}
+		p, err := apt.InstalledPackage(func(k string) string { return fields[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		installed = append(installed, p)
+	}
+	res, err := Resolve(universe, Request{Arch: "amd64", Packages: packages, Installed: installed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]string{}
+	for _, p := range res.Packages {
+		ours[p.Name] = p.Version
+	}
+	args := append([]string{"-o", "Dir::State::status=" + statusPath, "install", "--simulate", "-y", "--no-install-recommends"}, packages...)
+	out := root.run(ctx, t, args...)
+	if m := regexp.MustCompile(`(?m)^Inst \S+ \[.*$`).FindString(out); m != "" {
+		t.Fatalf("apt-get upgrades a base package, so the comparison is void (status file not like dpkg's?): %s", m)
+	}
+	theirs := map[string]string{}
+	for _, m := range instLine.FindAllStringSubmatch(out, -1) {
+		theirs[m[1]] = m[2]
+	}
+	for _, name := range slices.Sorted(maps.Keys(mergeKeys(ours, theirs))) {
+		if ours[name] != theirs[name] {
+			t.Errorf("%s: ours %q, apt-get %q", name, ours[name], theirs[name])
+		}
+	}
+	if !t.Failed() {
+		t.Logf("%d packages added to a base of %d, agreeing with apt-get", len(res.Packages), len(base))
+	}
 }
 
 func mergeKeys(a, b map[string]string) map[string]string {
