@@ -33,6 +33,10 @@ type Options struct {
 	// (false) char and block devices other than overlay whiteouts are removed
 	// with a warning; with FailOnDevices they are an error.
 	FailOnDevices bool
+	// Composefs is the treefile's composefs: ComposefsYes, ComposefsMaybe
+	// or ComposefsNo forces prepare-root.conf's "[composefs] enabled"; ""
+	// chooses from the tree's own ostree (see WritePrepareRootConf).
+	Composefs string
 	// Logger receives notices about removed content; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -59,6 +63,9 @@ var ErrNoKernel = errors.New("no kernel in usr/lib/modules")
 type Step struct {
 	Name string
 	Run  func(ctx context.Context, root string, opts Options) error
+	// System marks the steps that configure the system rather than lay it
+	// out for OSTree; they also apply to a plain root (ConfigureSystem).
+	System bool
 }
 
 // Steps returns the post-processing steps in the order PostProcess runs
@@ -67,52 +74,71 @@ type Step struct {
 func Steps() []Step {
 	return []Step{
 		// process_kernel_and_initramfs: kernel and initramfs into usr/lib/modules/$kver, /boot emptied.
-		{"process-kernel-and-initramfs", processKernelAndInitramfs},
+		{"process-kernel-and-initramfs", processKernelAndInitramfs, false},
 		// compose_prepare_rootfs: drop what a fresh ostree root would not carry over.
-		{"prepare-rootfs", prepareRootfs},
+		{"prepare-rootfs", prepareRootfs, false},
 		// the etc -> usr/etc rename at the start of compose_postprocess.
-		{"rename-etc", renameEtc},
+		{"rename-etc", renameEtc, false},
 		// postprocess_cleanup_rpmdb and the common cleanup, for dpkg/apt.
-		{"cleanup-leftover-files", cleanupLeftoverFiles},
+		{"cleanup-leftover-files", cleanupLeftoverFiles, false},
+		// (apt's own modes for its download directories.)
+		{"apt-partial-dirs", aptPartialDirs, true},
 		// the rpmdb move and macros.rpm-ostree, for the dpkg database.
-		{"move-dpkg-database", moveDpkgDatabase},
+		{"move-dpkg-database", moveDpkgDatabase, false},
 		// compose_postprocess_units.
-		{"units", PostprocessUnits},
+		{"units", PostprocessUnits, true},
 		// compose_postprocess_default_target.
-		{"default-target", PostprocessDefaultTarget},
+		{"default-target", PostprocessDefaultTarget, true},
 		// postprocess_presets.
-		{"presets", postprocessPresets},
+		{"presets", postprocessPresets, false},
 		// postprocess_useradd.
-		{"useradd", postprocessUseradd},
+		{"useradd", postprocessUseradd, false},
 		// the machine-id part of process_kernel_and_initramfs.
-		{"machine-id", postprocessMachineID},
+		{"machine-id", PostprocessMachineID, true},
 		// writing usr/share/rpm-ostree/treefile.json.
-		{"treefile-json", writeTreefileJSON},
+		{"treefile-json", writeTreefileJSON, false},
 		// (bootc images ship usr/lib/ostree/prepare-root.conf.)
-		{"prepare-root-conf", WritePrepareRootConf},
+		{"prepare-root-conf", WritePrepareRootConf, false},
 		// (bootc's usr/lib/bootc/kargs.d.)
-		{"kargs", postprocessKargs},
+		{"kargs", postprocessKargs, false},
 		// postprocess_embedded_ovl_whiteouts and ignore-devices.
-		{"embedded-ovl-whiteouts", postprocessDevices},
+		{"embedded-ovl-whiteouts", postprocessDevices, false},
 		// (bootc's utf8 lint, as an early error: ostree cannot store such names.)
-		{"utf8-filenames", checkUTF8Filenames},
+		{"utf8-filenames", checkUTF8Filenames, false},
 		// compose_init_rootfs's symlinks and rootfs_prepare_links.
-		{"rootfs-links", prepareRootfsLinks},
+		{"rootfs-links", prepareRootfsLinks, false},
 		// rpm-ostree-0-integration.conf.
-		{"integration-tmpfiles", writeIntegrationTmpfiles},
+		{"integration-tmpfiles", writeIntegrationTmpfiles, false},
 		// convert_var_to_tmpfiles_d.
-		{"convert-var-to-tmpfiles-d", convertVarToTmpfilesD},
+		{"convert-var-to-tmpfiles-d", convertVarToTmpfilesD, false},
 		// compose_init_rootfs's directories.
-		{"init-rootfs", initRootfs},
+		{"init-rootfs", initRootfs, false},
 	}
 }
 
 // PostProcess runs Steps in order on root, stopping at the first error.
 func PostProcess(ctx context.Context, root string, opts Options) error {
+	return run(ctx, root, opts, Steps())
+}
+
+// ConfigureSystem runs only the System steps (apt's directories, units,
+// default-target, machine-id) on a plain configured root that is not laid
+// out for OSTree, as compose rootfs builds it; PostProcess runs them too.
+func ConfigureSystem(ctx context.Context, root string, opts Options) error {
+	var steps []Step
+	for _, s := range Steps() {
+		if s.System {
+			steps = append(steps, s)
+		}
+	}
+	return run(ctx, root, opts, steps)
+}
+
+func run(ctx context.Context, root string, opts Options, steps []Step) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	for _, s := range Steps() {
+	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -131,6 +157,11 @@ func (o Options) validate() error {
 	}
 	if t := o.DefaultTarget; t != "" && (!strings.HasSuffix(t, ".target") || strings.Contains(t, "/")) {
 		return fmt.Errorf("default-target %q: not a .target unit name", t)
+	}
+	switch o.Composefs {
+	case "", ComposefsYes, ComposefsMaybe, ComposefsNo:
+	default:
+		return fmt.Errorf("composefs %q: want yes, maybe or no", o.Composefs)
 	}
 	return checkKargs(o.Kargs)
 }

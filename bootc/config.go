@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 
@@ -33,14 +34,28 @@ const PrepareRootConfPath = "usr/lib/ostree/prepare-root.conf"
 // baseimage-composefs lint accepts.
 var composefsOn = map[string]bool{"yes": true, "true": true, "1": true, "maybe": true, "signed": true, "verity": true}
 
+// Composefs values of Options.Composefs (the treefile's composefs key),
+// written as prepare-root.conf's "[composefs] enabled".
+const (
+	ComposefsYes   = "yes"
+	ComposefsMaybe = "maybe"
+	ComposefsNo    = "no"
+)
+
 // WritePrepareRootConf makes ostree-prepare-root mount the deployment
-// through composefs with a read-only /sysroot, as bootc base images do:
-// it writes "[composefs] enabled = yes" and "[sysroot] readonly = true".
-// A file a package already ships is kept, and only the keys it lacks are
-// added; an explicit "enabled = no" is respected with a warning (bootc
-// lints it). The initramfs carries its own copy of this file, so assembly
-// should call this before building the initramfs; running it again here
-// changes nothing.
+// through composefs with a read-only /sysroot, as bootc base images do.
+// "[composefs] enabled" is opts.Composefs when set; otherwise "yes" when the
+// tree's own ostree is built with composefs (DetectOstreeComposefs) and
+// "maybe" when it is not, or the tree has none: such an ostree refuses to
+// deploy a commit that says "yes", while "maybe" uses composefs wherever
+// it is available. opts.Composefs "yes" with an ostree that lacks composefs
+// is an error. "[sysroot] readonly = true" is added when missing.
+//
+// Without opts.Composefs, a file a package already ships is kept, and only
+// the keys it lacks are added; an explicit "enabled = no" is respected with
+// a warning (bootc lints it). The initramfs carries its own copy of this
+// file, so assembly should call this before building the initramfs;
+// running it again here changes nothing.
 func WritePrepareRootConf(ctx context.Context, root string, opts Options) error {
 	r := rootfs(root)
 	data, _, err := r.readFile(PrepareRootConfPath)
@@ -48,12 +63,33 @@ func WritePrepareRootConf(ctx context.Context, root string, opts Options) error 
 		return err
 	}
 	kf := parseKeyfile(data)
-	if v, ok := kf.get("composefs", "enabled"); !ok {
-		if t, _ := kf.get("root", "transient"); t != "true" && t != "1" {
-			kf.set("composefs", "enabled", "yes")
+	cur, has := kf.get("composefs", "enabled")
+	switch opts.Composefs {
+	case "":
+		if !has {
+			if t, _ := kf.get("root", "transient"); t != "true" && t != "1" {
+				v, err := composefsDefault(root, opts)
+				if err != nil {
+					return err
+				}
+				kf.set("composefs", "enabled", v)
+			}
+		} else if !composefsOn[strings.ToLower(cur)] {
+			opts.log().Warn("prepare-root.conf disables composefs; bootc images should enable it", "path", "/"+PrepareRootConfPath, "enabled", cur)
 		}
-	} else if !composefsOn[strings.ToLower(v)] {
-		opts.log().Warn("prepare-root.conf disables composefs; bootc images should enable it", "path", "/"+PrepareRootConfPath, "enabled", v)
+	case ComposefsYes:
+		support, err := DetectOstreeComposefs(os.DirFS(root))
+		if err != nil {
+			return err
+		}
+		if support.Present() && !support.Supported {
+			return fmt.Errorf("treefile composefs: yes, but the tree's ostree (%s) is built without composefs and would refuse to deploy it (\"composefs: enabled at runtime, but support is not compiled in\"): use composefs: maybe, or install an ostree built with composefs", support.Path)
+		}
+		kf.put("composefs", "enabled", ComposefsYes)
+	case ComposefsMaybe, ComposefsNo:
+		kf.put("composefs", "enabled", opts.Composefs)
+	default:
+		return fmt.Errorf("composefs %q: want yes, maybe or no", opts.Composefs)
 	}
 	if _, ok := kf.get("sysroot", "readonly"); !ok {
 		kf.set("sysroot", "readonly", "true")
@@ -63,6 +99,24 @@ func WritePrepareRootConf(ctx context.Context, root string, opts Options) error 
 		return nil
 	}
 	return r.writeFile(PrepareRootConfPath, out, 0o644)
+}
+
+// composefsDefault is "yes" when the tree's ostree has composefs, else "maybe".
+func composefsDefault(root string, opts Options) (string, error) {
+	support, err := DetectOstreeComposefs(os.DirFS(root))
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case support.Supported:
+		opts.log().Debug("composefs: the tree's ostree has it", "path", support.Path)
+		return ComposefsYes, nil
+	case support.Present():
+		opts.log().Info("composefs: the tree's ostree is built without it; prepare-root.conf says enabled = maybe", "path", support.Path)
+	default:
+		opts.log().Info("composefs: the tree carries no ostree; prepare-root.conf says enabled = maybe")
+	}
+	return ComposefsMaybe, nil
 }
 
 // keyfile is a GLib key file kept as lines, so rewriting one preserves
@@ -129,6 +183,21 @@ func (k *keyfile) set(group, key, value string) {
 		at--
 	}
 	k.lines = append(k.lines[:at], append([]string{line}, k.lines[at:]...)...)
+}
+
+// put sets key = value in group, replacing the line that sets it now.
+func (k *keyfile) put(group, key, value string) {
+	start, end := k.section(group)
+	if start >= 0 {
+		for i := end - 1; i > start; i-- {
+			name, _, ok := strings.Cut(k.lines[i], "=")
+			if ok && strings.TrimSpace(name) == key && !strings.HasPrefix(strings.TrimSpace(k.lines[i]), "#") {
+				k.lines[i] = key + " = " + value
+				return
+			}
+		}
+	}
+	k.set(group, key, value)
 }
 
 func (k *keyfile) bytes() []byte {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 )
@@ -116,6 +117,34 @@ func removeMatching(r rootfs, pat string, dirsToo bool) error {
 	return nil
 }
 
+// aptPartial are where apt downloads to; apt makes them 0700 (and
+// chmods them so whenever it runs as root), while the apt package ships
+// them 0755. Nothing runs apt during a compose, so the image would
+// otherwise differ from one apt has run in (mmdebstrap's, a host's).
+var aptPartial = []string{"var/cache/apt/archives/partial", "var/lib/apt/lists/partial"}
+
+// aptPartialDirs gives apt's download directories, where they exist as
+// real directories, apt's mode 0700; the /var tmpfiles lines made from
+// them later carry that mode.
+func aptPartialDirs(ctx context.Context, root string, opts Options) error {
+	r := rootfs(root)
+	for _, rel := range aptPartial {
+		if ok, err := r.isDir(rel); err != nil {
+			return err
+		} else if !ok {
+			continue
+		}
+		p, err := r.path(rel)
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return fmt.Errorf("chmod /%s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
 const policyRCD = "usr/sbin/policy-rc.d"
 
 func removeStrayPolicyRCD(r rootfs, dpkg string, opts Options) error {
@@ -196,11 +225,11 @@ func postprocessUseradd(ctx context.Context, root string, opts Options) error {
 	return r.writeFile(rel, out.Bytes(), 0o644)
 }
 
-// postprocessMachineID commits an empty /etc/machine-id (machineid-compat,
+// PostprocessMachineID commits an empty /etc/machine-id (machineid-compat,
 // systemd then generates the id at boot without treating it as first
 // boot) or none, and always drops dbus's copy, which must not be shared
 // by every machine installed from the image.
-func postprocessMachineID(ctx context.Context, root string, opts Options) error {
+func PostprocessMachineID(ctx context.Context, root string, opts Options) error {
 	r := rootfs(root)
 	etc, err := etcDir(r)
 	if err != nil {

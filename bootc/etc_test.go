@@ -126,7 +126,7 @@ func TestPostprocessMachineID(t *testing.T) {
 		var log bytes.Buffer
 		opts := testOptions(&log)
 		opts.MachineIDCompat = compat
-		if err := postprocessMachineID(context.Background(), root, opts); err != nil {
+		if err := PostprocessMachineID(context.Background(), root, opts); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]string{"usr/etc/machine-id": "f 0444 ", "var/lib/dbus/machine-id": ""}
