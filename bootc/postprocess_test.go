@@ -3,6 +3,7 @@ package bootc
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -210,5 +211,53 @@ func BenchmarkPostProcess(b *testing.B) {
 		if err := PostProcess(context.Background(), root, opts); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestConfigureSystem runs the System steps on a plain root, as compose
+// rootfs does: /etc stays where it is and nothing is laid out for OSTree.
+func TestConfigureSystem(t *testing.T) {
+	for _, compat := range []bool{true, false} {
+		t.Run(fmt.Sprint("machineid-compat=", compat), func(t *testing.T) {
+			root := mkTree(t, unitTree(
+				dir("etc/systemd/system", 0),
+				link("etc/systemd/system/default.target", "/usr/lib/systemd/system/graphical.target"),
+				file("etc/machine-id", "0123456789abcdef0123456789abcdef\n"),
+				file("var/lib/dbus/machine-id", "0123456789abcdef0123456789abcdef\n"),
+				dir("var/cache/apt/archives/partial", 0o755), dir("var/lib/apt/lists/partial", 0o755),
+				file("var/cache/apt/pkgcache.bin", "cache"),
+				file("boot/vmlinuz-"+testKver, "kernel"),
+			)[1:]...) // without usr/etc
+			var log bytes.Buffer
+			opts := testOptions(&log)
+			opts.MachineIDCompat = compat
+			if compat {
+				opts.Units = []string{"sshd.service"}
+			}
+			opts.DefaultTarget = "multi-user.target"
+			if err := ConfigureSystem(context.Background(), root, opts); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{
+				"usr/etc":                           "",
+				"etc/machine-id":                    "f 0444 ",
+				"var/lib/dbus/machine-id":           "",
+				"etc/systemd/system/default.target": "",
+				unitDir + "default.target":          "l /usr/lib/systemd/system/multi-user.target",
+				"var/cache/apt/archives/partial":    "d 0700",
+				"var/lib/apt/lists/partial":         "d 0700",
+				// Not ConfigureSystem's business: the OSTree layout.
+				"var/cache/apt/pkgcache.bin": "f 0644 cache",
+				"boot/vmlinuz-" + testKver:   "f 0644 kernel",
+				"sysroot":                    "",
+			}
+			if compat {
+				want["etc/systemd/system/multi-user.target.wants/ssh.service"] = "l /usr/lib/systemd/system/ssh.service"
+				want["etc/systemd/system/sshd.service"] = "l /usr/lib/systemd/system/ssh.service"
+			} else {
+				want["etc/machine-id"] = ""
+			}
+			wantTree(t, root, want)
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -32,7 +33,9 @@ type unitFile struct {
 
 // findUnit looks name up the way systemctl enable would for a packaged
 // unit: an alias symlink is resolved to the unit it names, and foo@bar.service
-// falls back to the template foo@.service.
+// falls back to the template foo@.service. A name no file has may be an
+// alias that a unit declares in its [Install] section (Debian's ssh.service
+// has Alias=sshd.service and ships no sshd.service): that unit is found.
 func findUnit(r rootfs, name string) (unitFile, error) {
 	if name == "" || strings.Contains(name, "/") || !strings.Contains(name, ".") {
 		return unitFile{}, fmt.Errorf("unit %q: not a unit file name", name)
@@ -62,7 +65,66 @@ func findUnit(r rootfs, name string) (unitFile, error) {
 			return u, nil
 		}
 	}
+	for _, n := range names {
+		u, ok, err := findAliasDeclaration(r, dirs, n)
+		if err != nil {
+			return unitFile{}, fmt.Errorf("unit %s: %w", name, err)
+		}
+		if !ok {
+			continue
+		}
+		if n != name { // an instance of a template alias: the same instance of the template
+			u.link = strings.Replace(u.file, "@.", name[strings.Index(name, "@"):strings.LastIndex(name, ".")]+".", 1)
+		}
+		return u, nil
+	}
 	return unitFile{}, fmt.Errorf("unit %s not found in /%s: install the package that ships it or fix the treefile's units", name, strings.Join(dirs, ", /"))
+}
+
+// findAliasDeclaration finds the unit file whose [Install] Alias= lists
+// alias. Two different units declaring it is an error: which one to enable
+// is then for the treefile to say.
+func findAliasDeclaration(r rootfs, dirs []string, alias string) (unitFile, bool, error) {
+	var found []unitFile
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		names, err := r.readDirNames(d)
+		if err != nil {
+			return unitFile{}, false, err
+		}
+		for _, n := range names {
+			if seen[n] || !strings.Contains(n, ".") {
+				continue
+			}
+			rel := path.Join(d, n)
+			fi, err := r.lstat(rel)
+			if err != nil {
+				return unitFile{}, false, err
+			}
+			if !fi.Mode().IsRegular() { // symlinks are aliases or masks themselves
+				continue
+			}
+			data, _, err := r.readFile(rel)
+			if err != nil {
+				return unitFile{}, false, err
+			}
+			if slices.Contains(installSection(data)["Alias"], alias) {
+				seen[n] = true
+				found = append(found, unitFile{dir: d, file: n, link: n, data: data})
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return unitFile{}, false, nil
+	case 1:
+		return found[0], true, nil
+	}
+	var owners []string
+	for _, u := range found {
+		owners = append(owners, "/"+path.Join(u.dir, u.file))
+	}
+	return unitFile{}, false, fmt.Errorf("Alias=%s is declared by %s: name the unit to enable instead", alias, strings.Join(owners, " and "))
 }
 
 func loadUnit(r rootfs, dir, name string) (unitFile, bool, error) {
@@ -130,7 +192,9 @@ func installSection(data []byte) map[string][]string {
 // /usr/lib/systemd/system/<unit> for each WantedBy= target of the unit
 // (RequiredBy= and UpheldBy= give .requires and .upholds), multi-user.target
 // if it names none (compose_postprocess_units); Alias= names become links
-// in /etc/systemd/system and Also= units are enabled the same way. A unit
+// in /etc/systemd/system and Also= units are enabled the same way (without
+// the multi-user.target default). A name that is only declared as an
+// Alias= of a unit enables that unit. A unit
 // that is not installed is an error; a link already present is kept. It
 // works on a root whose /etc is not yet moved to /usr/etc, so assembly may
 // call it too.
@@ -145,14 +209,14 @@ func PostprocessUnits(ctx context.Context, root string, opts Options) error {
 	}
 	todo := append([]string(nil), opts.Units...)
 	seen := map[string]bool{}
-	for len(todo) > 0 {
+	for i := 0; len(todo) > 0; i++ {
 		name := todo[0]
 		todo = todo[1:]
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
-		also, err := enableUnit(r, path.Join(etc, "systemd/system"), name)
+		also, err := enableUnit(r, path.Join(etc, "systemd/system"), name, i < len(opts.Units))
 		if err != nil {
 			return err
 		}
@@ -162,8 +226,11 @@ func PostprocessUnits(ctx context.Context, root string, opts Options) error {
 }
 
 // enableUnit makes the links for one unit under sysconf (etc/systemd/system)
-// and returns its Also= units.
-func enableUnit(r rootfs, sysconf, name string) ([]string, error) {
+// and returns its Also= units. A unit the treefile names (requested) goes
+// into multi-user.target when its [Install] names no target, as in
+// rpm-ostree; an Also= unit gets only what its [Install] says, as with
+// systemctl (NetworkManager-dispatcher.service has only an Alias=).
+func enableUnit(r rootfs, sysconf, name string, requested bool) ([]string, error) {
 	u, err := findUnit(r, name)
 	if err != nil {
 		return nil, err
@@ -182,7 +249,7 @@ func enableUnit(r rootfs, sysconf, name string) ([]string, error) {
 			links = append(links, path.Join(sysconf, t+kind.suffix, u.link))
 		}
 	}
-	if len(links) == 0 {
+	if len(links) == 0 && requested {
 		links = []string{path.Join(sysconf, "multi-user.target.wants", u.link)}
 	}
 	for _, alias := range inst["Alias"] {

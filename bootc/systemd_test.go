@@ -151,3 +151,60 @@ func TestPostprocessPresets(t *testing.T) {
 		unitDir + "multi-user.target.wants/ostree-finalize-staged.path": "",
 	})
 }
+
+// TestPostprocessUnitsDeclaredAlias enables units by names that only an
+// [Install] Alias= declares, as Debian trixie ships them: openssh-server
+// has ssh.service with Alias=sshd.service and no sshd.service file, and
+// its postinst already made the alias link in /etc.
+func TestPostprocessUnitsDeclaredAlias(t *testing.T) {
+	const sys = "etc/systemd/system/"
+	tree := []entry{
+		file(unitDir+"ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n"),
+		file(unitDir+"ssh@.service", "[Service]\nExecStart=-/usr/sbin/sshd -i\n"),
+		file(unitDir+"NetworkManager.service", "[Install]\nWantedBy=multi-user.target\nAlso=NetworkManager-dispatcher.service\nAlias=dbus-org.freedesktop.NetworkManager.service\n"),
+		file(unitDir+"NetworkManager-dispatcher.service", "[Install]\nAlias=dbus-org.freedesktop.nm-dispatcher.service\n"),
+		file(unitDir+"serial-getty@.service", "[Install]\nWantedBy=getty.target\nAlias=tty@.service\n"),
+		file(unitDir+"a.service", "[Install]\nAlias=both.service\n"),
+		file(unitDir+"b.service", "[Install]\nAlias=both.service\n"),
+		link(unitDir+"dead.service", "/dev/null"),
+		link(sys+"sshd.service", "/lib/systemd/system/ssh.service"), // made by deb-systemd-helper
+	}
+	tests := []struct {
+		units []string
+		err   string
+		want  map[string]string
+	}{
+		{units: []string{"sshd.service"}, want: map[string]string{
+			sys + "multi-user.target.wants/ssh.service":  "l /usr/lib/systemd/system/ssh.service",
+			sys + "multi-user.target.wants/sshd.service": "",
+			sys + "sshd.service":                         "l /lib/systemd/system/ssh.service",
+		}},
+		{units: []string{"NetworkManager.service"}, want: map[string]string{
+			sys + "multi-user.target.wants/NetworkManager.service":            "l /usr/lib/systemd/system/NetworkManager.service",
+			sys + "dbus-org.freedesktop.NetworkManager.service":               "l /usr/lib/systemd/system/NetworkManager.service",
+			sys + "dbus-org.freedesktop.nm-dispatcher.service":                "l /usr/lib/systemd/system/NetworkManager-dispatcher.service",
+			sys + "multi-user.target.wants/NetworkManager-dispatcher.service": "", // D-Bus activated: only its Alias=
+		}},
+		{units: []string{"dbus-org.freedesktop.NetworkManager.service"}, want: map[string]string{
+			sys + "multi-user.target.wants/NetworkManager.service": "l /usr/lib/systemd/system/NetworkManager.service",
+		}},
+		{units: []string{"tty@ttyS0.service"}, want: map[string]string{
+			sys + "getty.target.wants/serial-getty@ttyS0.service": "l /usr/lib/systemd/system/serial-getty@.service",
+		}},
+		{units: []string{"both.service"}, err: "Alias=both.service is declared by /usr/lib/systemd/system/a.service and /usr/lib/systemd/system/b.service"},
+		{units: []string{"sshd@.service"}, err: "unit sshd@.service not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.units[0], func(t *testing.T) {
+			root := mkTree(t, tree...)
+			var log bytes.Buffer
+			opts := testOptions(&log)
+			opts.Units = tc.units
+			err := PostprocessUnits(context.Background(), root, opts)
+			wantErr(t, err, tc.err)
+			if err == nil {
+				wantTree(t, root, tc.want)
+			}
+		})
+	}
+}
