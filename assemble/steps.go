@@ -24,34 +24,34 @@ type Step interface {
 	Run(ctx context.Context, sb *Sandbox) error
 }
 
-// Steps are the treefile's post-processing inputs. Zero fields are skipped,
-// except MachineIDCompat, whose nil means true (rpm-ostree's default).
+// Steps are the treefile's post-processing inputs that change the content
+// of the root. Zero fields are skipped.
 type Steps struct {
 	RemoveFromPackages []RemoveFromPackage // remove-from-packages
-	Units              []string            // units
-	DefaultTarget      string              // default-target
 	OSReleaseBase      string              // mutate-os-release: the string to replace...
 	Version            string              // ...by this version (skipped if empty)
 	RemoveFiles        []string            // remove-files: root-relative paths
 	AddFiles           []AddFile           // add-files, Src resolved by the caller
 	Postprocess        []string            // postprocess: inline scripts
 	PostprocessScript  string              // postprocess-script: host path
-	MachineIDCompat    *bool               // machineid-compat
 }
 
 // List returns the steps in rpm-ostree's order (treefile spec §3):
-// package checkout filter, units, default target, os-release, remove-files,
-// add-files, inline scripts, the script file, then machine-id (commit phase).
+// package checkout filter (remove-from-packages), [units, default-target],
+// os-release, remove-files, add-files, inline scripts, the script file,
+// then [machine-id] in the commit phase.
+//
+// The bracketed ones configure the system rather than change package
+// content; they are post-processing rules and live in package bootc
+// (PostprocessUnits, PostprocessDefaultTarget, PostprocessMachineID), which
+// runs them after these steps: compose tree through bootc.PostProcess,
+// compose rootfs through bootc.ConfigureSystem. Units are therefore enabled
+// after the postprocess scripts, not before as in rpm-ostree, so what the
+// treefile's units say is final.
 func (s Steps) List() []Step {
 	var out []Step
 	if len(s.RemoveFromPackages) > 0 {
 		out = append(out, RemoveFromPackagesStep{Rules: s.RemoveFromPackages})
-	}
-	if len(s.Units) > 0 {
-		out = append(out, UnitsStep{Units: s.Units})
-	}
-	if s.DefaultTarget != "" {
-		out = append(out, DefaultTargetStep{Target: s.DefaultTarget})
 	}
 	if s.OSReleaseBase != "" && s.Version != "" {
 		out = append(out, MutateOSReleaseStep{Base: s.OSReleaseBase, Version: s.Version})
@@ -68,16 +68,11 @@ func (s Steps) List() []Step {
 	if s.PostprocessScript != "" {
 		out = append(out, PostprocessScriptStep{Path: s.PostprocessScript})
 	}
-	compat := s.MachineIDCompat == nil || *s.MachineIDCompat
-	out = append(out, MachineIDStep{Compat: compat})
 	return out
 }
 
-// Verify checks every step's inputs, and the rules between keys.
+// Verify checks every step's inputs.
 func (s Steps) Verify() error {
-	if len(s.Units) > 0 && s.MachineIDCompat != nil && !*s.MachineIDCompat {
-		return errors.New("units cannot be used with machineid-compat: false (enable them with presets instead)")
-	}
 	var errs []error
 	for _, st := range s.List() {
 		if err := st.Verify(); err != nil {
@@ -136,73 +131,6 @@ func Run(ctx context.Context, root string, steps Steps, opts Options) (_ *Kernel
 		return err
 	})
 	return k, err
-}
-
-// UnitsStep enables systemd units with the root's systemctl (offline: it
-// follows [Install], Also= and aliases). Without systemctl in the root it
-// does what rpm-ostree does: a multi-user.target.wants symlink per unit.
-type UnitsStep struct{ Units []string }
-
-func (UnitsStep) Name() string { return "units" }
-
-func (s UnitsStep) Verify() error {
-	for _, u := range s.Units {
-		if u == "" || strings.ContainsAny(u, "/ \t\n") {
-			return fmt.Errorf("%q is not a unit name", u)
-		}
-	}
-	return nil
-}
-
-func (s UnitsStep) Run(ctx context.Context, sb *Sandbox) error {
-	if existsIn(sb.root, "usr/bin/systemctl") {
-		_, err := sb.Run(ctx, Cmd{Args: append([]string{"systemctl", "enable"}, s.Units...)})
-		return err
-	}
-	wants, err := rootpath.ResolveFollow(sb.root, "etc/systemd/system/multi-user.target.wants")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(wants, 0o755); err != nil {
-		return err
-	}
-	for _, u := range s.Units {
-		if !existsIn(sb.root, "usr/lib/systemd/system/"+u) {
-			return fmt.Errorf("unit %s: no usr/lib/systemd/system/%s in %s", u, u, sb.root)
-		}
-		link := filepath.Join(wants, u)
-		if _, err := os.Lstat(link); err == nil {
-			continue
-		}
-		if err := os.Symlink("/usr/lib/systemd/system/"+u, link); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// DefaultTargetStep makes usr/lib/systemd/system/default.target a symlink
-// to Target.
-type DefaultTargetStep struct{ Target string }
-
-func (DefaultTargetStep) Name() string { return "default-target" }
-
-func (s DefaultTargetStep) Verify() error {
-	if !strings.HasSuffix(s.Target, ".target") || strings.Contains(s.Target, "/") {
-		return fmt.Errorf("%q is not a target unit name", s.Target)
-	}
-	return nil
-}
-
-func (s DefaultTargetStep) Run(ctx context.Context, sb *Sandbox) error {
-	if !existsIn(sb.root, "usr/lib/systemd/system/"+s.Target) && !existsIn(sb.root, "etc/systemd/system/"+s.Target) {
-		return fmt.Errorf("%s: no such unit in %s (is systemd installed?)", s.Target, sb.root)
-	}
-	link, err := rootpath.Resolve(sb.root, "usr/lib/systemd/system/default.target")
-	if err != nil {
-		return err
-	}
-	return replaceSymlink(s.Target, link)
 }
 
 func replaceSymlink(target, link string) error {
@@ -460,40 +388,4 @@ func runScriptIn(ctx context.Context, sb *Sandbox, rel string, body []byte, mode
 	}
 	_, err = sb.Run(ctx, Cmd{Args: args})
 	return err
-}
-
-// MachineIDStep leaves /etc/machine-id empty (Compat, so systemd makes an
-// ID at first boot and treats it as not first boot) or removes it (presets
-// run at first boot). The systemd postinst's random ID never survives, nor
-// does var/lib/dbus/machine-id as a file.
-type MachineIDStep struct{ Compat bool }
-
-func (MachineIDStep) Name() string { return "machineid-compat" }
-
-func (MachineIDStep) Verify() error { return nil }
-
-func (s MachineIDStep) Run(ctx context.Context, sb *Sandbox) error {
-	p, err := rootpath.Resolve(sb.root, "etc/machine-id")
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if s.Compat {
-		if err := os.WriteFile(p, nil, 0o444); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o444); err != nil {
-			return err
-		}
-	}
-	dbus, err := rootpath.Resolve(sb.root, "var/lib/dbus/machine-id")
-	if err != nil {
-		return err
-	}
-	if fi, err := os.Lstat(dbus); err == nil && fi.Mode().IsRegular() {
-		return os.Remove(dbus)
-	}
-	return nil
 }

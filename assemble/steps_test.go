@@ -12,11 +12,7 @@ import (
 
 func stepsRoot(t *testing.T) string {
 	root := newRoot(t,
-		testdeb.Package{Name: "fake-systemd", Files: []testdeb.File{
-			{Path: "usr/lib/systemd/system/foo.service", Body: "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"},
-			{Path: "usr/lib/systemd/system/multi-user.target", Body: "[Unit]\n"},
-			{Path: "usr/lib/systemd/system/graphical.target", Body: "[Unit]\n"},
-			{Path: "usr/lib/systemd/system/default.target", Type: '2', Link: "graphical.target"},
+		testdeb.Package{Name: "os-files", Files: []testdeb.File{
 			{Path: "usr/lib/os-release", Body: "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\n\nVERSION_ID=\"13\"\nVERSION=\"13 (trixie)\"\n"},
 			{Path: "etc/os-release", Type: '2', Link: "../usr/lib/os-release"},
 			{Path: "usr/share/removeme/x", Body: "x"},
@@ -29,9 +25,6 @@ func stepsRoot(t *testing.T) string {
 			{Path: "etc/docs-keep.conf", Body: "k"},
 		}},
 	)
-	if err := os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o444); err != nil {
-		t.Fatal(err)
-	}
 	if err := Configure(context.Background(), root, Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +41,6 @@ func TestApplySteps(t *testing.T) {
 	timings := &Timings{}
 	steps := Steps{
 		RemoveFromPackages: []RemoveFromPackage{{Package: "docs", Patterns: []string{"^/usr/share/doc/", `docs\.conf$`}}},
-		Units:              []string{"foo.service"},
-		DefaultTarget:      "multi-user.target",
 		OSReleaseBase:      "13",
 		Version:            "13.20261123.0",
 		RemoveFiles:        []string{"usr/share/removeme"},
@@ -88,13 +79,6 @@ func TestApplySteps(t *testing.T) {
 	}
 	sb.Close()
 
-	// The host's systemctl, copied into the test root, may say /lib or /usr/lib.
-	if l, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/foo.service")); err != nil || !strings.HasSuffix(l, "lib/systemd/system/foo.service") {
-		t.Errorf("units: %q %v", l, err)
-	}
-	if l, _ := os.Readlink(filepath.Join(root, "usr/lib/systemd/system/default.target")); l != "multi-user.target" {
-		t.Errorf("default.target -> %q", l)
-	}
 	wantOS := "PRETTY_NAME=\"Debian GNU/Linux 13.20261123.0 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION=\"13.20261123.0 (trixie)\"\nOSTREE_VERSION='13.20261123.0'\n"
 	if got := readFile(t, filepath.Join(root, "usr/lib/os-release")); got != wantOS {
 		t.Errorf("os-release:\n%s\nwant:\n%s", got, wantOS)
@@ -114,10 +98,6 @@ func TestApplySteps(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(root, "usr/bin/apt-ostree-*")); len(m) > 0 {
 		t.Errorf("scripts left: %v", m)
 	}
-	fi, err := os.Stat(filepath.Join(root, "etc/machine-id"))
-	if err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o444 {
-		t.Errorf("machine-id: %v %v", fi, err)
-	}
 	if !strings.Contains(timings.String(), "remove-from-packages") || !strings.Contains(timings.String(), "postprocess-script") {
 		t.Errorf("timings %q", timings)
 	}
@@ -127,7 +107,6 @@ func TestStepsVerify(t *testing.T) {
 	host := t.TempDir()
 	file := filepath.Join(host, "f")
 	os.WriteFile(file, []byte("x"), 0o644)
-	no := false
 	tests := []struct {
 		name  string
 		steps Steps
@@ -140,8 +119,6 @@ func TestStepsVerify(t *testing.T) {
 		{"missing src", Steps{AddFiles: []AddFile{{filepath.Join(host, "nope"), "/etc/x"}}}, "nope"},
 		{"not executable", Steps{PostprocessScript: file}, "executable"},
 		{"bad regex", Steps{RemoveFromPackages: []RemoveFromPackage{{"p", []string{"("}}}}, "pattern"},
-		{"units without compat", Steps{Units: []string{"a.service"}, MachineIDCompat: &no}, "machineid-compat"},
-		{"bad target", Steps{DefaultTarget: "multi-user"}, "target"},
 	}
 	for _, tt := range tests {
 		err := tt.steps.Verify()
@@ -162,22 +139,6 @@ func TestPostprocessFailure(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "usr/bin/apt-ostree-*")); len(m) > 0 {
 		t.Errorf("scripts left: %v", m)
-	}
-}
-
-func TestMachineIDRemoved(t *testing.T) {
-	root := newRoot(t)
-	os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o444)
-	os.MkdirAll(filepath.Join(root, "var/lib/dbus"), 0o755)
-	os.WriteFile(filepath.Join(root, "var/lib/dbus/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o444)
-	no := false
-	if err := ApplySteps(context.Background(), root, Steps{MachineIDCompat: &no}, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"etc/machine-id", "var/lib/dbus/machine-id"} {
-		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
-			t.Errorf("%s still there", p)
-		}
 	}
 }
 

@@ -96,6 +96,14 @@ func Rootfs(ctx context.Context, dest string, opts Options) (*Summary, error) {
 		removeRoot(tmp, opts)
 		return nil, err
 	}
+	// The plain root gets the post-processing that configures the system
+	// (units, default-target, machine-id), not the OSTree layout.
+	t := time.Now()
+	if err := bootc.ConfigureSystem(ctx, tmp, plan.bootcOptions(opts)); err != nil {
+		removeRoot(tmp, opts)
+		return nil, err
+	}
+	sum.add("postprocess", time.Since(t))
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		removeRoot(tmp, opts)
 		return nil, err
@@ -161,9 +169,10 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 		return nil, err
 	}
 	// The initramfs carries its own copy of prepare-root.conf, so it must
-	// be in place before the initramfs is built.
+	// be in place before the initramfs is built; the tree's ostree, which
+	// decides its composefs setting, is unpacked by now.
 	if !p.Treefile.Container {
-		if err := bootc.WritePrepareRootConf(ctx, root, bootc.DefaultOptions()); err != nil {
+		if err := bootc.WritePrepareRootConf(ctx, root, p.bootcOptions(opts)); err != nil {
 			return nil, err
 		}
 	}
@@ -171,14 +180,11 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 
 	tf := p.Treefile
 	steps := assemble.Steps{
-		Units:             tf.Units,
-		DefaultTarget:     tf.DefaultTarget,
 		OSReleaseBase:     tf.MutateOSRelease,
 		Version:           version,
 		RemoveFiles:       tf.RemoveFiles,
 		Postprocess:       tf.Postprocess,
 		PostprocessScript: tf.PostprocessScript,
-		MachineIDCompat:   tf.MachineIDCompat,
 	}
 	for _, f := range tf.AddFiles {
 		steps.AddFiles = append(steps.AddFiles, assemble.AddFile{Src: f.Src, Dest: f.Dest})
@@ -209,6 +215,22 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 		sum.Kernel = kernel.Version
 	}
 	return sum, nil
+}
+
+// bootcOptions are the treefile's post-processing settings, for bootc.
+func (p *Plan) bootcOptions(opts Options) bootc.Options {
+	tf := p.Treefile
+	b := bootc.DefaultOptions()
+	if tf.MachineIDCompat != nil {
+		b.MachineIDCompat = *tf.MachineIDCompat
+	}
+	b.Units = tf.Units
+	b.DefaultTarget = tf.DefaultTarget
+	b.Composefs = tf.Composefs
+	b.Container = tf.Container
+	b.NoInitramfs = tf.NoInitramfs
+	b.Logger = opts.Logger
+	return b
 }
 
 // checkDebMatches guards against a pool file that is not the package the

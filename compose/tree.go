@@ -140,14 +140,8 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bopts := bootc.DefaultOptions()
-	if tf.MachineIDCompat != nil {
-		bopts.MachineIDCompat = *tf.MachineIDCompat
-	}
+	bopts := plan.bootcOptions(opts.Options)
 	bopts.TreefileJSON = treefileJSON
-	bopts.Container = tf.Container
-	bopts.NoInitramfs = tf.NoInitramfs
-	bopts.Logger = opts.Logger
 	if err := bootc.PostProcess(ctx, root, bopts); err != nil {
 		return nil, err
 	}

@@ -71,6 +71,7 @@ func (ld *loader) build(l *layer) *Treefile {
 	t.BootLocation = b.string("boot-location", false)
 	t.TmpIsDir = b.boolPtr("tmp-is-dir")
 	t.OptUsrlocal = b.string("opt-usrlocal", false)
+	t.Composefs = b.string("composefs", false)
 	t.SELinux = b.boolPtr("selinux")
 	if v, ok := b.one("selinux-label-version"); ok {
 		i := v.v.(int)

@@ -85,6 +85,7 @@ func init() {
 		"boot-location":         scalarString(oneOf("new", "modules", "kernel-install")),
 		"tmp-is-dir":            scalarBool,
 		"opt-usrlocal":          scalarString(oneOf("var", "root", "stateoverlay")),
+		"composefs":             decodeComposefs,
 		"selinux":               scalarBool,
 		"selinux-label-version": decodeSELinuxLabelVersion,
 		"ignore-devices":        scalarBool,
@@ -392,6 +393,17 @@ func decodeReleasever(d *decoder, key string, n *yaml.Node) {
 func decodeEdition(d *decoder, key string, n *yaml.Node) {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") || (n.Value != "2014" && n.Value != "2024") {
 		d.errorf(n, key, "want \"2014\" or \"2024\", got %s", describe(n))
+		return
+	}
+	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: n.Value}})
+}
+
+// decodeComposefs takes prepare-root.conf's words for "[composefs]
+// enabled": yes, maybe or no; a YAML boolean is refused with the same
+// hint, since "maybe" has no boolean.
+func decodeComposefs(d *decoder, key string, n *yaml.Node) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || !slices.Contains([]string{"yes", "maybe", "no"}, n.Value) {
+		d.errorf(n, key, "want yes, maybe or no (prepare-root.conf's [composefs] enabled), got %s", describe(n))
 		return
 	}
 	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: n.Value}})

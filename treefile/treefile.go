@@ -45,6 +45,7 @@ type Treefile struct {
 	BootLocation        string   `json:"boot-location,omitempty"` // "new", "modules" or "kernel-install"
 	TmpIsDir            *bool    `json:"tmp-is-dir,omitempty"`
 	OptUsrlocal         string   `json:"opt-usrlocal,omitempty"` // "var", "root" or "stateoverlay"
+	Composefs           string   `json:"composefs,omitempty"`    // prepare-root.conf's [composefs] enabled: "yes", "maybe", "no"; "" = chosen from the tree's ostree
 	SELinux             *bool    `json:"selinux,omitempty"`
 	SELinuxLabelVersion *int     `json:"selinux-label-version,omitempty"`
 	IgnoreDevices       *bool    `json:"ignore-devices,omitempty"`

@@ -140,6 +140,8 @@ func TestErrors(t *testing.T) {
 		{"initramfs-args type", map[string]string{"main.yaml": "initramfs-args: --no-hostonly\n"}, []string{`main.yaml:1: initramfs-args: want a list of strings`}},
 		{"boot-location value", map[string]string{"main.yaml": "boot-location: usr\n"}, []string{`main.yaml:1: boot-location: invalid value "usr"; want one of new, modules, kernel-install`}},
 		{"opt-usrlocal value", map[string]string{"main.yaml": "opt-usrlocal: x\n"}, []string{`main.yaml:1: opt-usrlocal: invalid value "x"`}},
+		{"composefs value", map[string]string{"main.yaml": "composefs: verity\n"}, []string{`main.yaml:1: composefs: want yes, maybe or no (prepare-root.conf's [composefs] enabled), got`}},
+		{"composefs boolean", map[string]string{"main.yaml": "composefs: true\n"}, []string{`main.yaml:1: composefs: want yes, maybe or no`}},
 		{"selinux-label-version value", map[string]string{"main.yaml": "selinux-label-version: 2\n"}, []string{`main.yaml:1: selinux-label-version: want 0 or 1, got 2`}},
 		{"tmp-is-dir type", map[string]string{"main.yaml": "tmp-is-dir: yes\n"}, []string{`main.yaml:1: tmp-is-dir: want true or false`}},
 		{"etc-group-members invalid", map[string]string{"main.yaml": "etc-group-members: [Wheel]\n"}, []string{`main.yaml:1: etc-group-members[0]: invalid user/group name "Wheel"`}},
@@ -189,5 +191,17 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error %v is not a located *Error", err)
 			}
 		})
+	}
+}
+
+func TestComposefsKey(t *testing.T) {
+	for _, v := range []string{"yes", "maybe", "no"} {
+		tf, _ := mustLoad(t, map[string]string{"main.yaml": "include: inc.yaml\n", "inc.yaml": "composefs: " + v + "\n"}, Options{})
+		if tf.Composefs != v {
+			t.Errorf("composefs: %s loaded as %q", v, tf.Composefs)
+		}
+	}
+	if tf, _ := mustLoad(t, map[string]string{"main.yaml": "ref: x\n"}, Options{}); tf.Composefs != "" {
+		t.Errorf("unset composefs loaded as %q", tf.Composefs)
 	}
 }
