@@ -51,6 +51,7 @@ func fixture(t *testing.T, extra string) (treefilePath string, repo *testrepo.Re
 			Files: []testdeb.File{
 				{Path: "usr/bin/hello", Mode: 0o755, Body: "#!/bin/sh\necho hello\n"},
 				{Path: "etc/hello.conf", Body: "greeting=hi\n"},
+				{Path: "usr/lib/systemd/system/hello.service", Body: "[Service]\nExecStart=/usr/bin/hello\n[Install]\nWantedBy=multi-user.target\nAlias=hi.service\n"},
 			},
 			Scripts: map[string]string{"postinst": "#!/bin/sh\nset -e\nif [ \"$1\" = configure ]; then echo configured > /etc/hello-configured; fi\n"},
 		},
@@ -89,7 +90,8 @@ postprocess:
 
 func TestRootfs(t *testing.T) {
 	needTools(t, "dpkg", "bwrap")
-	tf, _ := fixture(t, "")
+	// hi.service is only an Alias= of hello.service, like Debian's sshd.service.
+	tf, _ := fixture(t, "units: [hi.service]\n")
 	ctx := context.Background()
 	dest := filepath.Join(t.TempDir(), "rootfs")
 	sum, err := Rootfs(ctx, dest, Options{Treefile: tf, CacheDir: t.TempDir()})
@@ -103,6 +105,18 @@ func TestRootfs(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	// compose rootfs enables units through bootc, in the plain root's /etc.
+	for link, want := range map[string]string{
+		"etc/systemd/system/multi-user.target.wants/hello.service": "/usr/lib/systemd/system/hello.service",
+		"etc/systemd/system/hi.service":                            "/usr/lib/systemd/system/hello.service",
+	} {
+		if got, err := os.Readlink(filepath.Join(dest, link)); err != nil || got != want {
+			t.Errorf("%s -> %q (%v), want %s", link, got, err, want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "etc/machine-id")); err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o444 {
+		t.Errorf("etc/machine-id: %v, want an empty 0444 file", err)
 	}
 	// The root's own dpkg is the judge: everything configured, nothing
 	// half-done.
