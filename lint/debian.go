@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/bootc"
 )
 
 // debianLints are apt-ostree's own checks for what Debian-built bootc images get wrong.
@@ -23,9 +26,76 @@ var debianLints = []lintDef{
 		Description: "Check for /usr/lib/modules/$kver directories without a vmlinuz. Debian kernel packages\ninstall the kernel as /boot/vmlinuz-$kver; unless it is also copied to\n/usr/lib/modules/$kver/vmlinuz the image has no bootable kernel (the kernel lint\ndoes not notice).\n"}, checkKernelVmlinuz},
 	{Info{Name: "policy-rc-d", Type: Warning,
 		Description: "Check for a leftover /usr/sbin/policy-rc.d. Build tools install one to stop\nmaintainer scripts from starting services; left in the image it keeps\ninvoke-rc.d from starting services when packages are upgraded on the booted system.\n"}, checkPolicyRcD},
+	{Info{Name: "composefs-support", Type: Fatal,
+		Description: "Check that an ostree/prepare-root.conf requiring composefs ([composefs] enabled =\nyes, true, 1, verity or signed) is not paired with an ostree in the image built without\ncomposefs (Debian trixie's): that ostree refuses to deploy the image (\"composefs: enabled\nat runtime, but support is not compiled in\"). Use enabled = maybe. bootc's\nbaseimage-composefs lint accepts both.\n"}, checkComposefsSupport},
 	{Info{Name: "dpkg-diversions", Type: Warning,
 		Description: "Check for build-time diversions left behind (start-stop-daemon.REAL, initctl.REAL):\nbootstrap tools divert these to no-op stubs while packages are configured, and a\nleftover stub silently stops daemons from starting.\n"}, checkBuildDiversions},
 }
+
+// prepareRootConfs are the prepare-root.conf files ostree reads, /usr/lib's
+// first (at deploy, in the initramfs): in a composed tree /etc is /usr/etc.
+var prepareRootConfs = []string{"usr/lib/ostree/prepare-root.conf", "etc/ostree/prepare-root.conf", "usr/etc/ostree/prepare-root.conf"}
+
+// checkComposefsSupport fails when a prepare-root.conf requires composefs
+// and the image's ostree lacks it. An image without ostree passes: nothing
+// in it contradicts the setting (the kernel and initramfs lints judge
+// whether it can boot at all).
+func checkComposefsSupport(t *tree, _ *config) ([]string, error) {
+	var requiring []string
+	for _, p := range prepareRootConfs {
+		data, ok, err := t.readFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		kf, err := parseKeyFile(data)
+		if err != nil {
+			return fail("Parsing /%s: %v", p, err)
+		}
+		enabled, _, err := kf.str("composefs", "enabled")
+		if err != nil {
+			return fail("Parsing /%s: %v", p, err)
+		}
+		enabled = strings.TrimSpace(enabled)
+		if enabled == "verity" || enabled == "signed" || slices.Contains([]string{"yes", "true", "1"}, strings.ToLower(enabled)) {
+			requiring = append(requiring, fmt.Sprintf("/%s: enabled = %s", p, enabled))
+		}
+	}
+	if len(requiring) == 0 {
+		return nil, nil
+	}
+	support, err := bootc.DetectOstreeComposefs(lintFS{t})
+	if err != nil {
+		return fail("Cannot tell whether the image's ostree has composefs: %v", err)
+	}
+	if !support.Present() || support.Supported {
+		return nil, nil
+	}
+	return append([]string{fmt.Sprintf("Found prepare-root.conf requiring composefs, but the image's ostree (%s) is built without composefs and refuses to deploy it; use enabled = maybe:", support.Path)},
+		indent(requiring)...), nil
+}
+
+func indent(items []string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = "  " + it
+	}
+	return out
+}
+
+// lintFS is the tree's file system with the context checked on every open.
+type lintFS struct{ t *tree }
+
+func (f lintFS) Open(name string) (fs.File, error) {
+	if err := f.t.ctx.Err(); err != nil {
+		return nil, err
+	}
+	return f.t.fsys.Open(name)
+}
+func (f lintFS) Lstat(name string) (fs.FileInfo, error) { return f.t.rawLstat(name) }
+func (f lintFS) ReadLink(name string) (string, error)   { return f.t.rawReadLink(name) }
 
 // dpkgStatusFiles are where the dpkg database may live: the usual path, and
 // where apt-ostree's OSTree layout moves it.

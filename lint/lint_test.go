@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/apt-ostree/apt-ostree/internal/testelf"
 )
 
 func run(t *testing.T, fsys fs.FS, opts Options) Report {
@@ -124,6 +126,9 @@ var lintCases = []struct {
 		want: []string{"Found directories in /usr/lib/modules without vmlinuz:", "  /usr/lib/modules/6.0.0-old (the kernel is only in /boot/vmlinuz-6.0.0-old)"}},
 	{lint: "policy-rc-d", tree: baseSpec().with(file("usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")),
 		want: []string{"Found /usr/sbin/policy-rc.d; it stops services from starting when packages are installed or upgraded on the booted system"}},
+	{lint: "composefs-support", tree: baseSpec().with(ostreeWithoutComposefs...).with(file("usr/etc/ostree/prepare-root.conf", "[composefs]\nenabled = verity\n")), skip: []string{"etc-usretc"},
+		want: []string{"Found prepare-root.conf requiring composefs, but the image's ostree (/usr/lib/x86_64-linux-gnu/libostree-1.so.1.0.0) is built without composefs and refuses to deploy it; use enabled = maybe:",
+			"  /usr/lib/ostree/prepare-root.conf: enabled = yes", "  /usr/etc/ostree/prepare-root.conf: enabled = verity"}},
 	{lint: "dpkg-diversions", tree: baseSpec().with(file("usr/sbin/start-stop-daemon.REAL", "x"), link("sbin", "usr/sbin")),
 		want: []string{"Found files diverted at build time and never restored:", "  /usr/sbin/start-stop-daemon.REAL"}},
 }
@@ -184,11 +189,11 @@ func TestTextOutputAndExit(t *testing.T) {
 		text     string
 		failures int
 	}{
-		{Options{}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 19\nWarnings: 1\n", 1},
-		{Options{FatalWarnings: true}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 19\nWarnings: 1\n", 2},
-		{Options{Skip: []string{"var-run"}}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nChecks passed: 19\nChecks skipped: 1\nWarnings: 1\n", 0},
-		{Options{Skip: []string{"var-run"}, FatalWarnings: true}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nChecks passed: 19\nChecks skipped: 1\nWarnings: 1\n", 1},
-		{Options{Skip: []string{"var-run", "nonempty-boot"}, Running: true}, "Checks passed: 18\nChecks skipped: 3\n", 0},
+		{Options{}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 20\nWarnings: 1\n", 1},
+		{Options{FatalWarnings: true}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 20\nWarnings: 1\n", 2},
+		{Options{Skip: []string{"var-run"}}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nChecks passed: 20\nChecks skipped: 1\nWarnings: 1\n", 0},
+		{Options{Skip: []string{"var-run"}, FatalWarnings: true}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  a\n\nChecks passed: 20\nChecks skipped: 1\nWarnings: 1\n", 1},
+		{Options{Skip: []string{"var-run", "nonempty-boot"}, Running: true}, "Checks passed: 19\nChecks skipped: 3\n", 0},
 	}
 	for i, tc := range cases {
 		rep := run(t, tree, tc.opts)
@@ -310,5 +315,35 @@ func TestList(t *testing.T) {
 	}
 	if strings.Count(out, "- name: ") != len(registry) {
 		t.Errorf("--list has %d lints, want %d", strings.Count(out, "- name: "), len(registry))
+	}
+}
+
+// ostreeTree is Debian's ostree in a tree: the library needing libs, the
+// command carrying the feature list.
+func ostreeTree(libs []string, features string) spec {
+	return spec{
+		file("usr/lib/x86_64-linux-gnu/libostree-1.so.1.0.0", string(testelf.SharedObject(append([]string{"libglib-2.0.so.0"}, libs...), nil))),
+		link("usr/lib/x86_64-linux-gnu/libostree-1.so.1", "libostree-1.so.1.0.0"),
+		file("usr/bin/ostree", string(testelf.SharedObject([]string{"libostree-1.so.1"}, []string{features}))),
+	}
+}
+
+// trixie's ostree 2025.2
+var ostreeWithoutComposefs = ostreeTree(nil, "inode64 initial-var libcurl libsoup3 gpgme ex-fsverity libarchive selinux avahi libmount systemd release p2p")
+
+func TestComposefsSupportPasses(t *testing.T) {
+	linked := ostreeTree([]string{"libcomposefs.so.1"}, "inode64 initial-var composefs")
+	for name, tree := range map[string]spec{
+		"no ostree":                  baseSpec(),
+		"maybe with trixie's ostree": baseSpec().with(ostreeWithoutComposefs...).with(file("usr/lib/ostree/prepare-root.conf", "[composefs]\nenabled = maybe\n")),
+		"no with trixie's ostree":    baseSpec().with(ostreeWithoutComposefs...).with(file("usr/lib/ostree/prepare-root.conf", "[composefs]\nenabled = no\n")),
+		"yes with composefs":         baseSpec().with(linked...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rep := run(t, commitFS(t, buildDir(t, tree)), Options{Skip: []string{"baseimage-composefs"}})
+			if f := failed(rep); len(f) != 0 {
+				t.Errorf("failures: %v", f)
+			}
+		})
 	}
 }
