@@ -104,15 +104,9 @@ func TestE2EExampleRootfs(t *testing.T) {
 // TestE2EExampleTree composes the example into an OSTree commit that the
 // real ostree accepts, then recomposes it unchanged.
 func TestE2EExampleTree(t *testing.T) {
-	cache := e2eCache(t)
-	needTools(t, "bwrap", "ostree")
+	repo, res := composedExample(t)
 	ctx := context.Background()
-	repo := filepath.Join(t.TempDir(), "repo")
-	opts := TreeOptions{Options: Options{Treefile: exampleTreefile, CacheDir: cache}, Repo: repo}
-	res, err := Tree(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := TreeOptions{Options: Options{Treefile: exampleTreefile, CacheDir: e2eCache(t)}, Repo: repo}
 	t.Logf("compose tree: %s: %s", res.Commit, res.Summary)
 	ostree := func(args ...string) string {
 		t.Helper()
