@@ -65,11 +65,14 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// newSysroot returns a directory for a sysroot whose deployments, which
-// ostree marks immutable, are made removable again when the test ends.
+// newSysroot returns an empty directory for a sysroot whose deployments,
+// which ostree marks immutable, are made removable again when the test ends.
 func newSysroot(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "sysroot")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		deploys, _ := filepath.Glob(filepath.Join(dir, "ostree/deploy/*/deploy/*"))
 		for _, d := range deploys {
@@ -166,9 +169,6 @@ func TestE2EDeployWithTreeOstree(t *testing.T) {
 	t.Logf("the tree's ostree:\n%s\nprepare-root.conf:\n%s", version, conf)
 
 	sysroot := newSysroot(t)
-	if err := os.Mkdir(sysroot, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	bwrap := []string{"bwrap", "--bind", co, "/", "--bind", filepath.Join(co, "usr/etc"), "/etc",
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
 		"--bind", sysroot, "/sysroot", "--ro-bind", repo, "/run/composed-repo",
@@ -178,7 +178,8 @@ func TestE2EDeployWithTreeOstree(t *testing.T) {
 
 // TestE2EServerUnits composes a server treefile whose units are named the
 // way users name them: sshd.service, which on Debian is only an Alias= of
-// ssh.service, and NetworkManager.service (with Also= and Alias=).
+// ssh.service, and NetworkManager.service, whose Also= units bring an
+// Alias= and another target.
 func TestE2EServerUnits(t *testing.T) {
 	cache := e2eCache(t)
 	needTools(t, "bwrap", "ostree")
@@ -203,10 +204,11 @@ func TestE2EServerUnits(t *testing.T) {
 	fsys := mustFS(t, repo, res.Commit)
 	const sys = "usr/etc/systemd/system/"
 	for link, want := range map[string]string{
-		sys + "multi-user.target.wants/ssh.service":            "/usr/lib/systemd/system/ssh.service",
-		sys + "sshd.service":                                   "/usr/lib/systemd/system/ssh.service",
-		sys + "multi-user.target.wants/NetworkManager.service": "/usr/lib/systemd/system/NetworkManager.service",
-		sys + "dbus-org.freedesktop.NetworkManager.service":    "/usr/lib/systemd/system/NetworkManager.service",
+		sys + "multi-user.target.wants/ssh.service":                            "/usr/lib/systemd/system/ssh.service",
+		sys + "sshd.service":                                                   "/usr/lib/systemd/system/ssh.service",
+		sys + "multi-user.target.wants/NetworkManager.service":                 "/usr/lib/systemd/system/NetworkManager.service",
+		sys + "dbus-org.freedesktop.nm-dispatcher.service":                     "/usr/lib/systemd/system/NetworkManager-dispatcher.service",
+		sys + "network-online.target.wants/NetworkManager-wait-online.service": "/usr/lib/systemd/system/NetworkManager-wait-online.service",
 		// example's common.yaml
 		sys + "multi-user.target.wants/remote-fs.target": "/usr/lib/systemd/system/remote-fs.target",
 	} {
