@@ -161,8 +161,11 @@ func TestPostprocessUnitsDeclaredAlias(t *testing.T) {
 	tree := []entry{
 		file(unitDir+"ssh.service", "[Unit]\nDescription=OpenBSD Secure Shell server\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n"),
 		file(unitDir+"ssh@.service", "[Service]\nExecStart=-/usr/sbin/sshd -i\n"),
-		file(unitDir+"NetworkManager.service", "[Install]\nWantedBy=multi-user.target\nAlso=NetworkManager-dispatcher.service\nAlias=dbus-org.freedesktop.NetworkManager.service\n"),
+		// network-manager's units in trixie
+		file(unitDir+"NetworkManager.service", "[Install]\nWantedBy=multi-user.target\nAlso=NetworkManager-dispatcher.service\n\n# comment\nAlso=NetworkManager-wait-online.service\n"),
 		file(unitDir+"NetworkManager-dispatcher.service", "[Install]\nAlias=dbus-org.freedesktop.nm-dispatcher.service\n"),
+		file(unitDir+"NetworkManager-wait-online.service", "[Install]\nWantedBy=network-online.target\n"),
+		file(unitDir+"nm.service", "[Install]\nAlias=dbus-org.example.nm.service\n"),
 		file(unitDir+"serial-getty@.service", "[Install]\nWantedBy=getty.target\nAlias=tty@.service\n"),
 		file(unitDir+"a.service", "[Install]\nAlias=both.service\n"),
 		file(unitDir+"b.service", "[Install]\nAlias=both.service\n"),
@@ -180,13 +183,14 @@ func TestPostprocessUnitsDeclaredAlias(t *testing.T) {
 			sys + "sshd.service":                         "l /lib/systemd/system/ssh.service",
 		}},
 		{units: []string{"NetworkManager.service"}, want: map[string]string{
-			sys + "multi-user.target.wants/NetworkManager.service":            "l /usr/lib/systemd/system/NetworkManager.service",
-			sys + "dbus-org.freedesktop.NetworkManager.service":               "l /usr/lib/systemd/system/NetworkManager.service",
-			sys + "dbus-org.freedesktop.nm-dispatcher.service":                "l /usr/lib/systemd/system/NetworkManager-dispatcher.service",
-			sys + "multi-user.target.wants/NetworkManager-dispatcher.service": "", // D-Bus activated: only its Alias=
+			sys + "multi-user.target.wants/NetworkManager.service":                 "l /usr/lib/systemd/system/NetworkManager.service",
+			sys + "dbus-org.freedesktop.nm-dispatcher.service":                     "l /usr/lib/systemd/system/NetworkManager-dispatcher.service",
+			sys + "multi-user.target.wants/NetworkManager-dispatcher.service":      "", // D-Bus activated: only its Alias=
+			sys + "network-online.target.wants/NetworkManager-wait-online.service": "l /usr/lib/systemd/system/NetworkManager-wait-online.service",
 		}},
-		{units: []string{"dbus-org.freedesktop.NetworkManager.service"}, want: map[string]string{
-			sys + "multi-user.target.wants/NetworkManager.service": "l /usr/lib/systemd/system/NetworkManager.service",
+		{units: []string{"dbus-org.example.nm.service"}, want: map[string]string{
+			sys + "multi-user.target.wants/nm.service": "l /usr/lib/systemd/system/nm.service",
+			sys + "dbus-org.example.nm.service":        "l /usr/lib/systemd/system/nm.service",
 		}},
 		{units: []string{"tty@ttyS0.service"}, want: map[string]string{
 			sys + "getty.target.wants/serial-getty@ttyS0.service": "l /usr/lib/systemd/system/serial-getty@.service",
