@@ -194,8 +194,9 @@ func installSection(data []byte) map[string][]string {
 // if it names none (compose_postprocess_units); Alias= names become links
 // in /etc/systemd/system and Also= units are enabled the same way (without
 // the multi-user.target default). A name that is only declared as an
-// Alias= of a unit enables that unit. A unit
-// that is not installed is an error; a link already present is kept. It
+// Alias= of a unit enables that unit (Debian's sshd.service enables
+// ssh.service). A unit that is not installed is an error; a link already
+// present is kept. It
 // works on a root whose /etc is not yet moved to /usr/etc, so assembly may
 // call it too.
 func PostprocessUnits(ctx context.Context, root string, opts Options) error {
