@@ -50,8 +50,8 @@ var ostreeCLIs = []string{"usr/bin/ostree", "bin/ostree"}
 //     bootc but without the ostree command.
 //   - the feature list `ostree --version` prints, compiled into the ostree
 //     command (and into the library when it uses it) as one string that
-//     starts with "inode64" since 2023.1, when composefs support appeared.
-//     It also covers 2023.1 to 2024.5, which could link a bundled
+//     starts with "inode64" since 2023.1; composefs support came in 2023.4.
+//     It also covers 2023.4 to 2024.5, which could link a bundled
 //     libcomposefs statically and so need no libcomposefs.so.
 //
 // The dpkg database (libostree-1-1 Depends: libcomposefs1) would only
@@ -191,7 +191,7 @@ var featureRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // ostreeFeatures returns the feature list compiled into an ostree binary:
 // the read-only string whose first word is "inode64" (the feature every
-// ostree since 2023.1 lists first) and whose words all look like feature
+// ostree since 2023.1 lists first; older ones predate composefs) and whose words all look like feature
 // names. nil when there is none.
 func ostreeFeatures(f *elf.File) ([]string, error) {
 	ro := f.Section(".rodata")
