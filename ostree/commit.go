@@ -116,6 +116,11 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 	} else if opts.WriteRef {
 		return Checksum{}, stats, errors.New("commit: WriteRef needs a Ref")
 	}
+	if !opts.Timestamp.IsZero() {
+		if err := CheckTimestamp(opts.Timestamp); err != nil {
+			return Checksum{}, stats, err
+		}
+	}
 	unlock, err := r.Lock(ctx)
 	if err != nil {
 		return Checksum{}, stats, err
