@@ -22,11 +22,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/apt-ostree/apt-ostree/oci"
 	"github.com/apt-ostree/apt-ostree/ostree"
 )
 
 // node is one file of a test tree: kind 'f' (file), 'd' (directory), 'l'
-// (symlink to data), 'w' (whiteout, images only), 'o' (opaque whiteout of a
+// (symlink to data), 'h' (hard link to the path in data, which must come
+// first), 'w' (whiteout, images only), 'o' (opaque whiteout of a
 // directory, images only).
 type node struct {
 	path string
@@ -116,6 +118,8 @@ func buildDir(t testing.TB, s spec) string {
 			err = os.WriteFile(p, []byte(n.data), n.mode)
 		case 'l':
 			err = os.Symlink(n.data, p)
+		case 'h':
+			err = os.Link(filepath.Join(root, n.data), p)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -151,6 +155,8 @@ func layerTar(t testing.TB, nodes []node) []byte {
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(n.data))
 		case 'l':
 			h.Typeflag, h.Linkname = tar.TypeSymlink, n.data
+		case 'h':
+			h.Typeflag, h.Linkname = tar.TypeLink, n.data
 		case 'w':
 			h.Typeflag, h.Name = tar.TypeReg, filepath.Join(filepath.Dir(n.path), ".wh."+filepath.Base(n.path))
 		case 'o':
@@ -203,7 +209,7 @@ func buildImage(t testing.TB, layers ...[]node) string {
 }
 
 // openImage indexes an oci: reference and closes it with the test.
-func openImage(t testing.TB, ref string) *ImageFS {
+func openImage(t testing.TB, ref string) *oci.FS {
 	t.Helper()
 	f, err := OpenImage(context.Background(), ref)
 	if err != nil {
