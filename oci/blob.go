@@ -165,7 +165,7 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if v.size >= 0 && v.n > v.size {
 		v.done = true
-		v.err = fmt.Errorf("%s: %w: more than the %d bytes its descriptor gives", v.what, ErrDigest, v.size)
+		v.err = fmt.Errorf("%s: %w: more than the %d bytes its descriptor gives; want %s (the blob was changed or replaced)", v.what, ErrDigest, v.size, v.want)
 		return n, v.err
 	}
 	if err == io.EOF {
@@ -181,7 +181,7 @@ func (v *verifyReader) eof() error {
 	}
 	switch got := "sha256:" + hex.EncodeToString(v.h.Sum(nil)); {
 	case v.size >= 0 && v.n != v.size:
-		v.err = fmt.Errorf("%s: %w: %d bytes, but its descriptor gives %d", v.what, ErrDigest, v.n, v.size)
+		v.err = fmt.Errorf("%s: %w: %d bytes, but its descriptor gives %d; want %s (the blob was changed or replaced)", v.what, ErrDigest, v.n, v.size, v.want)
 	case got != v.want.String():
 		v.err = fmt.Errorf("%s: %w: the content has digest %s, want %s (the blob was changed or replaced)", v.what, ErrDigest, got, v.want)
 	default:

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -86,7 +87,7 @@ type errNamer struct {
 
 func (e *errNamer) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, ErrDigest) {
 		err = fmt.Errorf("%s: %w (truncated or corrupt)", e.what, err)
 	}
 	return n, err
@@ -129,6 +130,9 @@ func (lr *LayerReader) Next() (*Entry, error) {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
+		if errors.Is(err, ErrDigest) {
+			return nil, err
+		}
 		if err != nil {
 			if lr.n == 0 {
 				return nil, fmt.Errorf("%s: not a tar archive: %w", lr.what, err)
@@ -160,7 +164,7 @@ func (lr *LayerReader) Next() (*Entry, error) {
 // Read reads the current entry's content.
 func (lr *LayerReader) Read(p []byte) (int, error) {
 	n, err := lr.tr.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, ErrDigest) {
 		err = fmt.Errorf("%s: tar entry %d: %w", lr.what, lr.n, err)
 	}
 	return n, err
