@@ -31,14 +31,14 @@ func Decompress(r io.Reader, mt types.MediaType, what string) (io.ReadCloser, er
 	}
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(4)
-	got := "uncompressed"
+	got := "neither gzip nor zstd"
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
 		got = "gzip"
 	case bytes.HasPrefix(head, zstdMagic):
 		got = "zstd"
 	}
-	if got != want {
+	if got != want && (want != "uncompressed" || got != "neither gzip nor zstd") {
 		if len(head) == 0 {
 			return nil, fmt.Errorf("%s: the blob is empty; its media type %s wants %s data", what, mt, want)
 		}
