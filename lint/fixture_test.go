@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/apt-ostree/apt-ostree/oci"
 	"github.com/apt-ostree/apt-ostree/ostree"
 )
 
@@ -209,7 +208,7 @@ func buildImage(t testing.TB, layers ...[]node) string {
 }
 
 // openImage indexes an oci: reference and closes it with the test.
-func openImage(t testing.TB, ref string) *oci.FS {
+func openImage(t testing.TB, ref string) *Image {
 	t.Helper()
 	f, err := OpenImage(context.Background(), ref)
 	if err != nil {

@@ -111,11 +111,19 @@ func selectNeeded(name string, hdr *tar.Header) oci.Selection {
 // paths the lints read are kept, so memory does not grow with the number
 // of files. When a symlink sends one of those paths elsewhere, the image
 // is indexed whole instead. The caller must Close the result.
-func OpenImage(ctx context.Context, ref string) (*oci.FS, error) {
+func OpenImage(ctx context.Context, ref string) (*Image, error) {
 	return openImageWith(ctx, ref, false)
 }
 
-func openImageWith(ctx context.Context, ref string, whole bool) (*oci.FS, error) {
+// Image is an OCI image's root as lint reads it.
+type Image struct {
+	*oci.FS
+	// partial is set when only imageNeeds (and directories, symlinks,
+	// special files and non-UTF-8 names) are indexed.
+	partial bool
+}
+
+func openImageWith(ctx context.Context, ref string, whole bool) (*Image, error) {
 	img, err := oci.Open(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -129,14 +137,42 @@ func openImageWith(ctx context.Context, ref string, whole bool) (*oci.FS, error)
 		img.Close()
 		return nil, err
 	}
-	if link := redirectedNeed(fsys); link != "" && !whole {
+	if whole {
+		return &Image{FS: fsys}, nil
+	}
+	if link := redirectedNeed(fsys); link != "" {
 		slog.Debug("lint: a symlink leads a linted path elsewhere; indexing the whole image", "image", ref, "symlink", "/"+link)
 		if fsys, err = oci.NewFS(ctx, img, oci.FSOptions{Select: selectAll, MaxCachedFile: maxCachedStatus}); err != nil {
 			img.Close()
 			return nil, err
 		}
+		return &Image{FS: fsys}, nil
 	}
-	return fsys, nil
+	return &Image{FS: fsys, partial: true}, nil
+}
+
+// coveredByNeeds reports whether a lookup of name in a partial index is
+// exact: name is in imageNeeds, or is a directory on the way to one (the
+// index holds every directory).
+func coveredByNeeds(name string) bool {
+	return needed(name) || slices.ContainsFunc(imageNeeds, func(p string) bool { return isPatternAncestor(name, p) })
+}
+
+// isPatternAncestor reports whether name's components lead into pattern.
+func isPatternAncestor(name, pattern string) bool {
+	nc, pc := strings.Split(name, "/"), strings.Split(pattern, "/")
+	if len(nc) >= len(pc) {
+		return false
+	}
+	for i, c := range nc {
+		if pc[i] == "**" {
+			return true
+		}
+		if pc[i] != "*" && pc[i] != c {
+			return false
+		}
+	}
+	return true
 }
 
 // redirectedNeed returns a symlink through which a needed path resolves

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +151,24 @@ func samplePeakHeap() func() uint64 {
 		}
 	}()
 	return func() uint64 { close(stop); return <-done }
+}
+
+// A lint that looks up a path imageNeeds lacks fails loudly on a partial
+// image index instead of seeing it as missing.
+func TestImageIndexGuard(t *testing.T) {
+	saved := registry
+	t.Cleanup(func() { registry = saved })
+	registry = append(slices.Clone(registry), lintDef{Info{Name: "reads-ostree", Type: Warning}, func(t *tree, _ *config) ([]string, error) {
+		if _, ok, err := t.lstat("usr/bin/ostree"); err != nil || ok {
+			return nil, err
+		}
+		return fail("no ostree")
+	}})
+	img := openImage(t, "oci:"+buildImage(t, baseSpec().resolved()))
+	if _, err := Run(t.Context(), img, Options{}); err == nil || !strings.Contains(err.Error(), "/usr/bin/ostree is not in lint's image index: add it to imageNeeds") {
+		t.Errorf("got %v, want the guard's error", err)
+	}
+	if rep := run(t, DirFS(buildDir(t, baseSpec())), Options{}); len(failed(rep)) != 1 {
+		t.Errorf("directory: %v", failed(rep))
+	}
 }
