@@ -25,8 +25,9 @@ func newLintCmd() *cobra.Command {
 		Long: `Run bootc's "container lint" checks (same names, severities and messages) and
 apt-ostree's Debian checks on an image root: the running system (the default),
 a directory (--rootfs DIR), an OCI image (oci:DIR[:TAG] or oci-archive:FILE[:TAG],
-read straight from its layers) or an OSTree commit (--repo REPO REF).
-Exit status is 1 when a fatal lint fails (or any lint, with --fatal-warnings).`,
+read straight from its layers, each blob checked against its digest) or an
+OSTree commit (--repo REPO REF). Exit status is 1 when a fatal lint fails (or
+any lint, with --fatal-warnings), 2 when the command line is wrong.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLint(cmd.Context(), cmd, f, args)
