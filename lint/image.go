@@ -17,8 +17,8 @@ import (
 
 // imageNeeds are the paths the lints read, so that an image is indexed
 // with only these (plus every directory and symlink) in memory instead of
-// every file: "*" is one path component, a final "**" a directory and
-// everything below it. A lint that reads another path must add it here;
+// every file: each component is a path.Match pattern, a final "**" a
+// directory and everything below it. A lint that reads another path must add it here;
 // TestEachLintFailsAlone compares every lint on an image with the same
 // tree as a directory.
 var imageNeeds = []string{
@@ -33,7 +33,10 @@ var imageNeeds = []string{
 	"var/lib/dpkg/status", "var/lib/dpkg/updates/*", "usr/share/dpkg/database/status", "usr/share/dpkg/database/updates/*",
 	"usr/bin/dpkg", "bin/dpkg", "etc/machine-id", "usr/etc/machine-id", "var/lib/dbus/machine-id",
 	"usr/sbin/policy-rc.d", "sbin/policy-rc.d", "usr/sbin/start-stop-daemon.REAL", "sbin/start-stop-daemon.REAL",
-	"usr/sbin/initctl.REAL", "sbin/initctl.REAL",
+	"usr/sbin/initctl.REAL", "sbin/initctl.REAL", "usr/share/dpkg/database/*",
+	// The image's ostree and whether it has composefs (bootc.DetectOstreeComposefs).
+	"usr/bin/ostree", "bin/ostree", "usr/lib/libostree-1.so.1*", "usr/lib/*/libostree-1.so.1*", "lib/libostree-1.so.1*",
+	"lib/*/libostree-1.so.1*", "usr/lib64/libostree-1.so.1*", "lib64/libostree-1.so.1*",
 }
 
 // Content the lints read is kept in memory when it is small: files under
@@ -61,6 +64,16 @@ func cacheLimit(name string) int64 {
 	return -1
 }
 
+// matchComponent matches one path component against one pattern
+// component (path.Match syntax).
+func matchComponent(pattern, name string) bool {
+	if pattern == name {
+		return true
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
+}
+
 // matchNeed reports whether name matches pattern (see imageNeeds).
 func matchNeed(pattern, name string) bool {
 	for {
@@ -69,7 +82,7 @@ func matchNeed(pattern, name string) bool {
 			return true
 		}
 		n, nrest, nmore := strings.Cut(name, "/")
-		if p != "*" && p != n {
+		if !matchComponent(p, n) {
 			return false
 		}
 		if !pmore || !nmore {
@@ -168,7 +181,7 @@ func isPatternAncestor(name, pattern string) bool {
 		if pc[i] == "**" {
 			return true
 		}
-		if pc[i] != "*" && pc[i] != c {
+		if !matchComponent(pc[i], c) {
 			return false
 		}
 	}
@@ -251,7 +264,7 @@ func needsBelow(p string) (rest []string, relevant bool) {
 		}
 		ok := true
 		for i, c := range nc {
-			if pc[i] == "**" || pc[i] != "*" && pc[i] != c {
+			if pc[i] == "**" || !matchComponent(pc[i], c) {
 				ok = false
 				break
 			}
@@ -272,7 +285,7 @@ func covered(p string) bool {
 			if q == "**" {
 				return true
 			}
-			if i >= len(pc) || q != "*" && q != pc[i] {
+			if i >= len(pc) || !matchComponent(q, pc[i]) {
 				return false
 			}
 		}
