@@ -47,9 +47,17 @@ func bulk(n int) []node {
 // The image index keeps only what the lints read, and lints exactly as
 // the directory does, including a non-UTF-8 name deep in an unread tree.
 func TestImageIndexKeepsOnlyNeeded(t *testing.T) {
-	s := baseSpec().with(bulk(300)...).with(file("usr/share/bulk/d0001/bad\xffname", "x"))
+	s := baseSpec().with(bulk(300)...).with(file("usr/share/bulk/d0001/bad\xffname", "x"),
+		// Debian's usual links, which must not make the whole image indexed.
+		link("lib", "usr/lib"), link("bin", "usr/bin"), link("sbin", "usr/sbin"),
+		file("usr/lib/x86_64-linux-gnu/libostree-1.so.1.0.0", "ELF"), link("usr/lib/x86_64-linux-gnu/libostree-1.so.1", "libostree-1.so.1.0.0"),
+		file("usr/lib/x86_64-linux-gnu/libother.so.1", "ELF"), link("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"))
 	img := openImage(t, "oci:"+buildImage(t, s.resolved()))
+	if !img.partial {
+		t.Fatal("the whole image was indexed")
+	}
 	for name, want := range map[string]bool{
+		"lib/x86_64-linux-gnu/libostree-1.so.1": true, "usr/lib/x86_64-linux-gnu/libother.so.1": false,
 		"etc/passwd": true, "usr/lib/modules/6.1.0-1-amd64/vmlinuz": true, "usr/share/bulk/d0001": true,
 		"usr/share/bulk/d0001/file000100": false, "usr/share/bulk/d0001/bad\xffname": true,
 	} {
@@ -70,6 +78,9 @@ func TestImageIndexFollowsRedirectingSymlink(t *testing.T) {
 		file("usr/share/ostree-conf/prepare-root.conf", "[composefs]\nenabled = no\n"),
 		link("usr/lib/ostree", "../share/ostree-conf"))
 	img := openImage(t, "oci:"+buildImage(t, s.resolved()))
+	if img.partial {
+		t.Error("the image was indexed partially although a symlink leads a linted path elsewhere")
+	}
 	dirRep := run(t, DirFS(buildDir(t, s)), Options{})
 	want := map[string][]string{"baseimage-composefs": {"ostree/prepare-root.conf does not have composefs enabled"}}
 	if diff := cmp.Diff(want, failed(dirRep)); diff != "" {
