@@ -49,7 +49,7 @@ func Commit(ctx context.Context, opts CommitOptions) (*CommitResult, error) {
 	if opts.Repo == "" || opts.Branch == "" || opts.Dir == "" {
 		return nil, errors.New("compose commit: give --repo, --branch and a directory")
 	}
-	md, err := extraMetadata(opts.AddMetadata, opts.AddMetadataJSON)
+	md, err := parseMetadata(opts.AddMetadata, opts.AddMetadataJSON)
 	if err != nil {
 		return nil, err
 	}

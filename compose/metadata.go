@@ -8,11 +8,16 @@ import (
 	"strings"
 )
 
-// extraMetadata is the commit metadata a user adds with
+// extraMetadata is compose tree's extra commit metadata.
+func extraMetadata(opts TreeOptions) (map[string]any, error) {
+	return parseMetadata(opts.AddMetadata, opts.AddMetadataJSON)
+}
+
+// parseMetadata is the commit metadata a user adds with
 // --add-metadata-from-json (a file holding one JSON object) and
 // --add-metadata-string KEY=VALUE, which wins over the file. compose tree
 // and compose commit both read it here.
-func extraMetadata(kvs []string, jsonFile string) (map[string]any, error) {
+func parseMetadata(kvs []string, jsonFile string) (map[string]any, error) {
 	md := map[string]any{}
 	if jsonFile != "" {
 		data, err := os.ReadFile(jsonFile)

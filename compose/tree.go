@@ -75,7 +75,7 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if opts.Repo == "" {
 		return nil, errors.New("compose tree: no repository: pass --repo")
 	}
-	extra, err := extraMetadata(opts.AddMetadata, opts.AddMetadataJSON)
+	extra, err := extraMetadata(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if tf.Ref == "" && opts.WriteCommitIDTo == "" {
 		return nil, fmt.Errorf("compose tree: treefile %s has no ref (set ref, or pass --write-commitid-to)", opts.Treefile)
 	}
-	repo, err := ostree.OpenOrInit(ctx, opts.Repo, ostree.ModeArchive)
+	repo, err := openOrInitRepo(ctx, opts.Repo)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +241,10 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 		}
 	}
 	return res, nil
+}
+
+func openOrInitRepo(ctx context.Context, path string) (*ostree.Repo, error) {
+	return ostree.OpenOrInit(ctx, path, ostree.ModeArchive)
 }
 
 // previousCommit returns the commit the ref (or --parent) points at, with

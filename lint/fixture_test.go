@@ -26,8 +26,7 @@ import (
 )
 
 // node is one file of a test tree: kind 'f' (file), 'd' (directory), 'l'
-// (symlink to data), 'h' (hard link to the path in data, which must come
-// first), 'w' (whiteout, images only), 'o' (opaque whiteout of a
+// (symlink to data), 'w' (whiteout, images only), 'o' (opaque whiteout of a
 // directory, images only).
 type node struct {
 	path string
@@ -115,10 +114,10 @@ func buildDir(t testing.TB, s spec) string {
 			}
 		case 'f':
 			err = os.WriteFile(p, []byte(n.data), n.mode)
+		case 'h': // a hard link to the path in data, which must come first
+			err = os.Link(filepath.Join(root, n.data), p)
 		case 'l':
 			err = os.Symlink(n.data, p)
-		case 'h':
-			err = os.Link(filepath.Join(root, n.data), p)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -152,10 +151,10 @@ func layerTar(t testing.TB, nodes []node) []byte {
 			h.Typeflag, h.Name = tar.TypeDir, n.path+"/"
 		case 'f':
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(n.data))
-		case 'l':
-			h.Typeflag, h.Linkname = tar.TypeSymlink, n.data
 		case 'h':
 			h.Typeflag, h.Linkname = tar.TypeLink, n.data
+		case 'l':
+			h.Typeflag, h.Linkname = tar.TypeSymlink, n.data
 		case 'w':
 			h.Typeflag, h.Name = tar.TypeReg, filepath.Join(filepath.Dir(n.path), ".wh."+filepath.Base(n.path))
 		case 'o':

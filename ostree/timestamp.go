@@ -22,3 +22,12 @@ func CheckTimestamp(t time.Time) error {
 	}
 	return nil
 }
+
+// checkCommitTimestamp is CheckTimestamp for CommitOptions, where the zero
+// time means now.
+func checkCommitTimestamp(t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	return CheckTimestamp(t)
+}

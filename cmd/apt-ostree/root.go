@@ -82,11 +82,18 @@ func markUsageErrors(c *cobra.Command) {
 	}
 	// PreRunE runs before cobra's own required-flag check, so this one
 	// reports it as a usage error.
-	c.PreRunE = func(cmd *cobra.Command, _ []string) error {
+	preRun := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if err := cmd.ValidateRequiredFlags(); err != nil {
 			return usage(cmd, err)
 		}
-		return usage(cmd, cmd.ValidateFlagGroups())
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usage(cmd, err)
+		}
+		if preRun != nil {
+			return preRun(cmd, args)
+		}
+		return nil
 	}
 	c.SetFlagErrorFunc(usage)
 	for _, sub := range c.Commands() {
