@@ -169,7 +169,7 @@ func TestTree(t *testing.T) {
 		Options:            Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")},
 		Repo:               repoPath,
 		WriteComposeJSONTo: composeJSON,
-		AddMetadata:        map[string]string{"test.key": "test-value"},
+		AddMetadata:        []string{"test.key=test-value"},
 	}
 	res, err := Tree(ctx, opts)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +35,8 @@ type TreeOptions struct {
 	Workdir string
 	// ForceNocache builds even when the input hash is unchanged.
 	ForceNocache bool
-	// AddMetadata are --add-metadata-string values (highest priority).
-	AddMetadata map[string]string
+	// AddMetadata are --add-metadata-string KEY=VALUE values (highest priority).
+	AddMetadata []string
 	// AddMetadataJSON is --add-metadata-from-json: a file with an object.
 	AddMetadataJSON string
 	// WriteCommitIDTo writes the commit id there and leaves the ref alone.
@@ -77,6 +76,10 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 		return nil, errors.New("compose tree: no repository: pass --repo")
 	}
 	extra, err := extraMetadata(opts)
+	if err != nil {
+		return nil, err
+	}
+	timestamp, err := commitTimestamp()
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +202,7 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 		WriteRef:  opts.WriteCommitIDTo == "" && tf.Ref != "",
 		Parent:    opts.Parent,
 		NoParent:  opts.NoParent,
-		Timestamp: commitTime(),
+		Timestamp: timestamp,
 		Metadata:  md,
 		OwnerUID:  -1,
 		OwnerGID:  -1,
@@ -217,7 +220,7 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	sum.Total = time.Since(start)
 	res.Commit, res.Stats = csum.String(), stats
 	if opts.WriteCommitIDTo != "" {
-		if err := writeFileAtomic(opts.WriteCommitIDTo, []byte(res.Commit+"\n")); err != nil {
+		if err := writeCommitID(opts.WriteCommitIDTo, res.Commit); err != nil {
 			return nil, err
 		}
 	}
@@ -235,17 +238,7 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 }
 
 func openOrInitRepo(ctx context.Context, path string) (*ostree.Repo, error) {
-	repo, err := ostree.Open(path)
-	if errors.Is(err, ostree.ErrNotRepo) {
-		if _, serr := os.Stat(path); serr == nil {
-			entries, _ := os.ReadDir(path)
-			if len(entries) > 0 {
-				return nil, fmt.Errorf("--repo %s exists but is not an OSTree repository; give a new or existing repo path", path)
-			}
-		}
-		return ostree.Init(ctx, path, ostree.ModeArchive)
-	}
-	return repo, err
+	return ostree.OpenOrInit(ctx, path, ostree.ModeArchive)
 }
 
 // previousCommit returns the commit the ref (or --parent) points at, with
@@ -277,67 +270,6 @@ func previousCommit(repo *ostree.Repo, ref string, opts TreeOptions) (*ostree.Ch
 		return nil, nil, err
 	}
 	return &c, commit.Metadata, nil
-}
-
-// extraMetadata merges --add-metadata-from-json under --add-metadata-string.
-func extraMetadata(opts TreeOptions) (map[string]any, error) {
-	md := map[string]any{}
-	if opts.AddMetadataJSON != "" {
-		data, err := os.ReadFile(opts.AddMetadataJSON)
-		if err != nil {
-			return nil, fmt.Errorf("--add-metadata-from-json: %w", err)
-		}
-		var obj map[string]any
-		if err := json.Unmarshal(data, &obj); err != nil {
-			return nil, fmt.Errorf("--add-metadata-from-json %s: must be a JSON object: %w", opts.AddMetadataJSON, err)
-		}
-		for k, v := range obj {
-			gv, err := jsonToMetadata(v)
-			if err != nil {
-				return nil, fmt.Errorf("--add-metadata-from-json %s: key %q: %w", opts.AddMetadataJSON, k, err)
-			}
-			md[k] = gv
-		}
-	}
-	for k, v := range opts.AddMetadata {
-		md[k] = v
-	}
-	return md, nil
-}
-
-// jsonToMetadata maps JSON values onto the GVariant types ostree tools
-// expect: strings, booleans, integers as int64, string lists.
-func jsonToMetadata(v any) (any, error) {
-	switch v := v.(type) {
-	case string, bool:
-		return v, nil
-	case float64:
-		if v == float64(int64(v)) {
-			return int64(v), nil
-		}
-		return nil, fmt.Errorf("%v: only whole numbers are supported", v)
-	case []any:
-		out := make([]string, len(v))
-		for i, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, errors.New("only lists of strings are supported")
-			}
-			out[i] = s
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unsupported JSON value %v", v)
-}
-
-// commitTime honours SOURCE_DATE_EPOCH so that rebuilds are reproducible.
-func commitTime() time.Time {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Unix(n, 0).UTC()
-		}
-	}
-	return time.Now().UTC()
 }
 
 func writeComposeJSON(path string, res *TreeResult, opts ostree.CommitOptions, csum ostree.Checksum, repo *ostree.Repo) error {

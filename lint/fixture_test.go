@@ -114,6 +114,8 @@ func buildDir(t testing.TB, s spec) string {
 			}
 		case 'f':
 			err = os.WriteFile(p, []byte(n.data), n.mode)
+		case 'h': // a hard link to the path in data, which must come first
+			err = os.Link(filepath.Join(root, n.data), p)
 		case 'l':
 			err = os.Symlink(n.data, p)
 		}
@@ -149,6 +151,8 @@ func layerTar(t testing.TB, nodes []node) []byte {
 			h.Typeflag, h.Name = tar.TypeDir, n.path+"/"
 		case 'f':
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(n.data))
+		case 'h':
+			h.Typeflag, h.Linkname = tar.TypeLink, n.data
 		case 'l':
 			h.Typeflag, h.Linkname = tar.TypeSymlink, n.data
 		case 'w':
@@ -203,7 +207,7 @@ func buildImage(t testing.TB, layers ...[]node) string {
 }
 
 // openImage indexes an oci: reference and closes it with the test.
-func openImage(t testing.TB, ref string) *ImageFS {
+func openImage(t testing.TB, ref string) *Image {
 	t.Helper()
 	f, err := OpenImage(context.Background(), ref)
 	if err != nil {

@@ -101,17 +101,26 @@ func Names() []string {
 	return out
 }
 
-// WriteList prints every lint as YAML, in the shape of `bootc container lint --list`.
-func WriteList(w io.Writer) error {
+// WriteList prints every lint as YAML, in the shape of `bootc container
+// lint --list`, or with asJSON as a JSON array of objects with the same keys.
+func WriteList(w io.Writer, asJSON bool) error {
 	type item struct {
-		Name        string `yaml:"name"`
-		Type        string `yaml:"type"`
-		Description string `yaml:"description"`
-		RootType    string `yaml:"root-type,omitempty"`
+		Name        string `yaml:"name" json:"name"`
+		Type        string `yaml:"type" json:"type"`
+		Description string `yaml:"description" json:"description"`
+		RootType    string `yaml:"root-type,omitempty" json:"root-type,omitempty"`
 	}
 	var items []item
 	for _, l := range registry {
 		items = append(items, item{l.Name, l.Type.String(), l.Description, l.RootType.String()})
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(items); err != nil {
+			return fmt.Errorf("writing lint list: %w", err)
+		}
+		return nil
 	}
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)

@@ -303,7 +303,7 @@ func TestOCIArchiveAndTools(t *testing.T) {
 
 func TestList(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteList(&b); err != nil {
+	if err := WriteList(&b, false); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -91,9 +91,28 @@ func isNotExist(err error) bool {
 type tree struct {
 	ctx  context.Context
 	fsys fs.FS
+	// covers, for an image indexed with only what the lints read, says
+	// whether a missing name is really missing (see imageNeeds).
+	covers func(name string) bool
 }
 
-func newTree(ctx context.Context, fsys fs.FS) *tree { return &tree{ctx: ctx, fsys: fsys} }
+func newTree(ctx context.Context, fsys fs.FS) *tree {
+	t := &tree{ctx: ctx, fsys: fsys}
+	if img, ok := fsys.(*Image); ok && img.partial {
+		t.covers = coveredByNeeds
+	}
+	return t
+}
+
+// absent is what a lookup of a missing name returns: nothing, or for a
+// partial image index an error when the index cannot know (a lint reads a
+// path that imageNeeds lacks), so that the omission is loud.
+func (t *tree) absent(name string) error {
+	if t.covers == nil || t.covers(name) {
+		return nil
+	}
+	return fmt.Errorf("/%s is not in lint's image index: add it to imageNeeds in lint/image.go", name)
+}
 
 func (t *tree) rawLstat(name string) (fs.FileInfo, error) { return fs.Lstat(t.fsys, name) }
 func (t *tree) rawReadLink(name string) (string, error)   { return fs.ReadLink(t.fsys, name) }
@@ -111,7 +130,7 @@ func (t *tree) lstat(name string) (fi fs.FileInfo, ok bool, err error) {
 		fi, err = t.rawLstat(p)
 	}
 	if isNotExist(err) {
-		return nil, false, nil
+		return nil, false, t.absent(name)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("lstat /%s: %w", name, err)
@@ -126,7 +145,7 @@ func (t *tree) stat(name string) (fi fs.FileInfo, ok bool, err error) {
 		fi, err = t.rawLstat(p)
 	}
 	if isNotExist(err) || errors.Is(err, syscall.ELOOP) {
-		return nil, false, nil
+		return nil, false, t.absent(name)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("stat /%s: %w", name, err)
@@ -141,7 +160,7 @@ func (t *tree) readFile(name string) (data []byte, ok bool, err error) {
 		data, err = fs.ReadFile(t.fsys, p)
 	}
 	if isNotExist(err) {
-		return nil, false, nil
+		return nil, false, t.absent(name)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read /%s: %w", name, err)

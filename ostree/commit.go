@@ -109,6 +109,9 @@ type committer struct {
 // the commit object is written, and the ref is updated last.
 func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (Checksum, CommitStats, error) {
 	var stats CommitStats
+	if err := checkCommitTimestamp(opts.Timestamp); err != nil {
+		return Checksum{}, stats, err
+	}
 	if opts.Ref != "" {
 		if err := ValidateRef(opts.Ref); err != nil {
 			return Checksum{}, stats, err

@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apt-ostree/apt-ostree/internal/treecmp"
 	"github.com/apt-ostree/apt-ostree/ostree/gvariant"
 	"golang.org/x/sys/unix"
 )
@@ -129,96 +129,6 @@ func genTree(t testing.TB, root string, seed uint64, nfiles int) {
 	must(os.Mkdir(filepath.Join(root, "empty"), 0o755))
 }
 
-type treeEntry struct {
-	kind         string
-	perm         uint32
-	uid, gid     uint32
-	target, hash string
-	xattrs       string
-}
-
-type compareOpts struct{ owners, xattrs, special bool }
-
-func scanTree(t testing.TB, root string, o compareOpts) map[string]treeEntry {
-	t.Helper()
-	out := map[string]treeEntry{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		e := treeEntry{perm: st.Mode & 0o7777}
-		if !o.special {
-			e.perm &= 0o777
-		}
-		if o.owners {
-			e.uid, e.gid = st.Uid, st.Gid
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			e.kind = "dir"
-		case unix.S_IFLNK:
-			e.kind, e.perm = "link", 0
-			e.target, _ = os.Readlink(p)
-		case unix.S_IFREG:
-			e.kind = "file"
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			e.hash = hex.EncodeToString(sum[:])
-		}
-		if o.xattrs {
-			x, err := readXattrs(p)
-			if err != nil {
-				return err
-			}
-			var parts []string
-			for _, a := range x {
-				parts = append(parts, a.Name+"="+hex.EncodeToString(a.Value))
-			}
-			e.xattrs = strings.Join(parts, ",")
-		}
-		out[rel] = e
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func compareTrees(t testing.TB, want, got string, o compareOpts) {
-	t.Helper()
-	a, b := scanTree(t, want, o), scanTree(t, got, o)
-	var keys []string
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	bad := 0
-	for _, k := range keys {
-		if a[k] != b[k] {
-			if bad++; bad <= 10 {
-				t.Errorf("%s: input %+v, checkout %+v", k, a[k], b[k])
-			}
-		}
-	}
-	if bad > 0 {
-		t.Fatalf("%d paths differ between %s and %s", bad, want, got)
-	}
-}
-
 var fixedTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestCommitAgainstOstreeCLI(t *testing.T) {
@@ -289,11 +199,11 @@ func TestCommitAgainstOstreeCLI(t *testing.T) {
 			owners := tc.owner < 0
 			co := filepath.Join(tmp, "co")
 			run(t, ostree, "checkout", "--repo="+ours, "test/x86_64/base", co)
-			compareTrees(t, tree, co, compareOpts{owners: owners, xattrs: true, special: true})
+			treecmp.Compare(t, tree, co, treecmp.Options{Owners: owners, Xattrs: true, Special: true})
 			if tc.mode == ModeBareUser {
 				coU := filepath.Join(tmp, "co-user")
 				run(t, ostree, "checkout", "-U", "--repo="+ours, "test/x86_64/base", coU)
-				compareTrees(t, tree, coU, compareOpts{})
+				treecmp.Compare(t, tree, coU, treecmp.Options{})
 			}
 
 			// pull-local from our repo.
@@ -322,7 +232,7 @@ func TestCommitAgainstOstreeCLI(t *testing.T) {
 			if err := tr.Checkout(t.Context(), "test/x86_64/base", ourCo, CheckoutOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			compareTrees(t, tree, ourCo, compareOpts{owners: owners, xattrs: true, special: true})
+			treecmp.Compare(t, tree, ourCo, treecmp.Options{Owners: owners, Xattrs: true, Special: true})
 			checkFS(t, tr, "test/x86_64/base", tree, owners)
 			checkFS(t, r, c.String(), tree, owners)
 
@@ -353,8 +263,11 @@ func checkFS(t *testing.T, r *Repo, rev, tree string, owners bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := scanTree(t, tree, compareOpts{owners: owners, xattrs: true, special: true})
-	got := map[string]treeEntry{}
+	want, err := treecmp.Scan(tree, treecmp.Options{Owners: owners, Xattrs: true, Special: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]treecmp.Entry{}
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -364,20 +277,20 @@ func checkFS(t *testing.T, r *Repo, rev, tree string, owners bool) {
 			return err
 		}
 		st := fi.Sys().(*FileStat)
-		e := treeEntry{perm: st.Mode & 0o7777}
+		e := treecmp.Entry{Perm: st.Mode & 0o7777}
 		if owners {
-			e.uid, e.gid = st.Uid, st.Gid
+			e.UID, e.GID = st.Uid, st.Gid
 		}
 		switch {
 		case d.IsDir():
-			e.kind = "dir"
+			e.Kind = "dir"
 		case d.Type()&fs.ModeSymlink != 0:
-			e.kind, e.perm = "link", 0
-			if e.target, err = fs.ReadLink(fsys, p); err != nil {
+			e.Kind, e.Perm = "link", 0
+			if e.Target, err = fs.ReadLink(fsys, p); err != nil {
 				return err
 			}
 		default:
-			e.kind = "file"
+			e.Kind = "file"
 			data, err := fs.ReadFile(fsys, p)
 			if err != nil {
 				return err
@@ -386,18 +299,9 @@ func checkFS(t *testing.T, r *Repo, rev, tree string, owners bool) {
 				return fmt.Errorf("%s: size %d, read %d", p, fi.Size(), len(data))
 			}
 			sum := sha256.Sum256(data)
-			e.hash = hex.EncodeToString(sum[:])
+			e.Hash = hex.EncodeToString(sum[:])
 		}
-		var parts []string
-		var names []string
-		for n := range st.Xattrs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			parts = append(parts, n+"="+hex.EncodeToString(st.Xattrs[n]))
-		}
-		e.xattrs = strings.Join(parts, ",")
+		e.Xattrs = treecmp.XattrString(st.Xattrs)
 		got[filepath.FromSlash(p)] = e
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/apt-ostree/apt-ostree/compose"
 	"github.com/apt-ostree/apt-ostree/treefile"
@@ -39,7 +38,6 @@ func newComposeTreeCmd() *cobra.Command {
 		dryRun      bool
 		printOnly   bool
 		unchanged77 bool
-		metadata    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "tree TREEFILE --repo REPO",
@@ -79,10 +77,6 @@ and resolved packages) equals the previous commit's, nothing is built.`,
 				}
 				return plan.Resolved.WriteTable(out)
 			}
-			var err error
-			if o.AddMetadata, err = parseKeyValues("--add-metadata-string", metadata); err != nil {
-				return err
-			}
 			res, err := compose.Tree(ctx, o)
 			if err != nil {
 				return err
@@ -115,7 +109,7 @@ and resolved packages) equals the previous commit's, nothing is built.`,
 	f.BoolVar(&o.ForceNocache, "force-nocache", false, "build even if the inputs did not change")
 	f.BoolVar(&unchanged77, "unchanged-exit-77", false, "exit with status 77 when no new commit was needed")
 	f.StringVar(&o.TouchIfChanged, "touch-if-changed", "", "create or touch FILE when a new commit was written")
-	f.StringArrayVar(&metadata, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata (repeatable)")
+	f.StringArrayVar(&o.AddMetadata, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata (repeatable)")
 	f.StringVar(&o.AddMetadataJSON, "add-metadata-from-json", "", "add the keys of this JSON object to the commit metadata")
 	f.StringVar(&o.WriteCommitIDTo, "write-commitid-to", "", "write the commit id to FILE and do not update the ref")
 	f.StringVar(&o.WriteComposeJSONTo, "write-composejson-to", "", "write a JSON summary of the compose to FILE")
@@ -153,17 +147,4 @@ built beside DEST and renamed into place only when complete.`,
 	}
 	addComposeFlags(cmd, &o)
 	return cmd
-}
-
-// parseKeyValues splits repeated KEY=VALUE flags.
-func parseKeyValues(flag string, kvs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }

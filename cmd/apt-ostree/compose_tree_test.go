@@ -104,3 +104,21 @@ func TestComposeTreeUnchangedExit77(t *testing.T) {
 		t.Errorf("ostree fsck: %v\n%s", err, out)
 	}
 }
+
+// Issue 10, defect 7: compose tree used to replace a malformed
+// SOURCE_DATE_EPOCH with the current time and commit.
+func TestComposeTreeRefusesBadSourceDateEpoch(t *testing.T) {
+	tf := composeFixture(t)
+	for _, v := range []string{"tomorrow", "1767225600000"} {
+		t.Setenv("SOURCE_DATE_EPOCH", v)
+		dir := t.TempDir()
+		repo := filepath.Join(dir, "repo")
+		out, err := runCLI(t, "compose", "tree", "--repo", repo, "--cachedir", filepath.Join(dir, "cache"), tf)
+		if err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+			t.Errorf("SOURCE_DATE_EPOCH=%s: %v\n%s", v, err, out)
+		}
+		if _, err := os.Stat(repo); err == nil {
+			t.Errorf("SOURCE_DATE_EPOCH=%s: a repository was created", v)
+		}
+	}
+}

@@ -53,7 +53,52 @@ func newRootCmd() *cobra.Command {
 		newComposeCmd(),
 		newLintCmd(), newContainerCmd(),
 	)
+	root.InitDefaultCompletionCmd()
+	markUsageErrors(root)
 	return root
+}
+
+// markUsageErrors makes every malformed command line an error main maps to
+// exit status 2: an unknown subcommand (cobra would print the parent's help
+// and succeed), an unknown flag, a wrong number of arguments, a missing
+// required flag. A parent command run alone prints its help.
+func markUsageErrors(c *cobra.Command) {
+	usage := func(cmd *cobra.Command, err error) error {
+		if err == nil {
+			return nil
+		}
+		return usageError{cmd: cmd.CommandPath(), err: err}
+	}
+	if c.HasSubCommands() {
+		if c.Args == nil {
+			c.Args = cobra.NoArgs
+		}
+		if c.Run == nil && c.RunE == nil {
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+	}
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error { return usage(cmd, args(cmd, a)) }
+	}
+	// PreRunE runs before cobra's own required-flag check, so this one
+	// reports it as a usage error.
+	preRun := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usage(cmd, err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usage(cmd, err)
+		}
+		if preRun != nil {
+			return preRun(cmd, args)
+		}
+		return nil
+	}
+	c.SetFlagErrorFunc(usage)
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }
 
 // printJSON writes v as indented JSON; commands use it when --json is set.
