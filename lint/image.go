@@ -25,7 +25,7 @@ var imageNeeds = []string{
 	// bootc's lints
 	"var/**", "run/**", "tmp/**", "boot/**", "dev/**", "proc/**", "sys/**", "sysroot", "sysroot/ostree", "ostree",
 	"etc", "etc/hostname", "etc/resolv.conf", "etc/ostree/prepare-root.conf", "etc/passwd", "etc/group",
-	"etc/tmpfiles.d/*", "usr/etc", "usr/lib/ostree/prepare-root.conf", "usr/lib/bootc/**",
+	"etc/tmpfiles.d/*", "usr/etc", "usr/etc/ostree/prepare-root.conf", "usr/lib/ostree/prepare-root.conf", "usr/lib/bootc/**",
 	"usr/lib/modules/*", "usr/lib/modules/*/vmlinuz", "usr/lib/modules/*/initramfs.img",
 	"usr/lib/sysusers.d/*", "usr/lib/tmpfiles.d/*", "usr/lib/passwd", "usr/lib/group",
 	baseimageRef + "/**",
