@@ -135,6 +135,10 @@ func WriteDatabase(ctx context.Context, root string, pkgs []*Unpacked, opts Data
 //     symbols, templates, config, ...) with its mode and mtime; info/format;
 //   - paths an unpacked package took over from an installed one
 //     (Unpacked.TakenOver) leave that package's .list and .md5sums;
+//   - configured packages interested in a path the new packages ship
+//     (triggers/File) get the file trigger pending (Triggers-Pending,
+//     state triggers-pending), as dpkg's unpack leaves them, so that
+//     "dpkg --configure -a" runs it once;
 //   - triggers/File and triggers/<name> with the packages' interests, an empty
 //     Unincorp and Lock (activations aimed at unconfigured packages are
 //     dropped by dpkg, so none are pending);
@@ -467,11 +471,23 @@ func (db *Database) writeStatus(pkgs []*Unpacked) error {
 		mine[stanzaKey(u.Package.Control)] = true
 		all = append(all, stanza{u.Package.Name(), u.Package.Architecture(), StatusStanza(u)})
 	}
+	names := map[string]string{}
+	for _, u := range pkgs {
+		names[InfoName(u.Package)] = ""
+	}
+	activated, err := db.fileActivations(pkgs, names)
+	if err != nil {
+		return err
+	}
 	for _, p := range db.pkgs {
 		if mine[stanzaKey(p.Control)] {
 			continue
 		}
-		all = append(all, stanza{p.Name, p.Arch, renderControl(p.Control)})
+		c := p.Control
+		if t := activated[p.InfoName()]; len(t) > 0 {
+			c = withPendingTriggers(c, t)
+		}
+		all = append(all, stanza{p.Name, p.Arch, renderControl(c)})
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].name != all[j].name {

@@ -209,3 +209,67 @@ func TestDpkgRunsTriggersFromWrittenInterests(t *testing.T) {
 		t.Errorf("dpkg --audit:\n%s", out)
 	}
 }
+
+// TestDpkgRunsBaseFileTriggersOnce: a package unpacked onto a configured
+// base ships a file below a base package's file-trigger interest. Add
+// must leave that trigger pending, as dpkg's unpack would, so that
+// "dpkg --configure -a" runs it once (and nothing for an interest no new
+// file matches).
+func TestDpkgRunsBaseFileTriggersOnce(t *testing.T) {
+	needRoot(t)
+	needTool(t, "dpkg")
+	logScript := "#!/bin/sh\necho \"$DPKG_MAINTSCRIPT_PACKAGE $*\" >> \"$DPKG_ROOT/log\"\n"
+	root := t.TempDir()
+	base := []*Package{
+		build(t, testdeb.Package{Name: "watcher", Triggers: "interest-noawait /usr/share/watched\ninterest /usr/share/other\n",
+			Fields:  map[string]string{"Description": "watches\n more", "Homepage": "https://example.invalid"},
+			Scripts: map[string]string{"postinst": logScript},
+			Files:   []testdeb.File{{Path: "usr/share/watched/base", Body: "b"}}}),
+	}
+	res, err := Unpack(t.Context(), root, base, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDatabase(t.Context(), root, res, DatabaseOptions{Arch: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	dpkg := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("dpkg", append([]string{"--root=" + root, "--force-script-chrootless"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	dpkg("--configure", "-a")
+	os.Remove(filepath.Join(root, "log"))
+	db, err := OpenDatabase(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := []*Package{build(t, testdeb.Package{Name: "poker", Scripts: map[string]string{"postinst": logScript},
+		Files: []testdeb.File{{Path: "usr/share/watched/new/file", Body: "n"}}})}
+	res, err = Unpack(t.Context(), root, extra, Options{Installed: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add(t.Context(), res, DatabaseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w := db.Lookup("watcher", "")
+	if w.State != "triggers-pending" || w.Control.Get("Triggers-Pending") != "/usr/share/watched" {
+		t.Fatalf("watcher after Add: %s, Triggers-Pending %q", w.State, w.Control.Get("Triggers-Pending"))
+	}
+	status, _ := os.ReadFile(filepath.Join(root, AdminDir, "status"))
+	if !strings.Contains(string(status), "Description: watches\n more\nTriggers-Pending: /usr/share/watched\nHomepage:") {
+		t.Errorf("Triggers-Pending not where dpkg writes it:\n%s", status)
+	}
+	out := dpkg("--configure", "-a")
+	log, _ := os.ReadFile(filepath.Join(root, "log"))
+	if want := "poker configure \nwatcher triggered /usr/share/watched\n"; string(log) != want {
+		t.Errorf("script log:\n%s\nwant\n%s\ndpkg said:\n%s", log, want, out)
+	}
+	if out := dpkg("--audit"); out != "" {
+		t.Errorf("dpkg --audit:\n%s", out)
+	}
+}
