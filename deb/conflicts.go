@@ -3,6 +3,8 @@ package deb
 import (
 	"archive/tar"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,21 @@ type installedIndex struct {
 	root   string
 	owners map[string][]listOwner
 	dirs   map[string]string // lexical dir -> real dir, "" for the root
+	db     *Database
+	sums   map[string]map[string]string // InfoName -> md5sums, once read
+}
+
+// md5sums returns q's .md5sums, read once.
+func (ix *installedIndex) md5sums(q *Installed) (map[string]string, error) {
+	if s, ok := ix.sums[q.InfoName()]; ok {
+		return s, nil
+	}
+	s, err := ix.db.MD5sums(q)
+	if err != nil {
+		return nil, err
+	}
+	ix.sums[q.InfoName()] = s
+	return s, nil
 }
 
 type listOwner struct {
@@ -62,7 +79,7 @@ func (ix *installedIndex) realPath(line string) (string, error) {
 }
 
 func newInstalledIndex(root string, db *Database) (*installedIndex, error) {
-	ix := &installedIndex{root: root, owners: map[string][]listOwner{}, dirs: map[string]string{}}
+	ix := &installedIndex{root: root, owners: map[string][]listOwner{}, dirs: map[string]string{}, db: db, sums: map[string]map[string]string{}}
 	for _, p := range db.Packages() {
 		files, err := db.Files(p)
 		if err != nil {
@@ -165,11 +182,33 @@ func (u *unpacker) checkPackage(st *pkgState, ix *installedIndex) ([]string, err
 				line, st.p.Name(), st.p.Version(), typeName(h.Typeflag), owners[0].pkg.InfoName(), modeName(onDisk)))
 			continue
 		}
+		sum := ""
 		for _, o := range owners {
 			q := o.pkg
 			switch {
-			case q.Name == st.p.Name() && (q.Arch == st.p.Architecture() || q.MultiArch == "same" && st.p.MultiArchSame()):
+			case q.Name == st.p.Name() && q.Arch == st.p.Architecture():
 				continue
+			case q.Name == st.p.Name() && q.MultiArch == "same" && st.p.MultiArchSame():
+				// Instances of a Multi-Arch: same package share a path
+				// only with identical content, as dpkg requires.
+				if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+					continue
+				}
+				if sum == "" {
+					hw := md5.New()
+					if _, err := io.Copy(hw, d); err != nil {
+						return nil, st.p.dataError(err)
+					}
+					sum = hex.EncodeToString(hw.Sum(nil))
+				}
+				sums, err := ix.md5sums(q)
+				if err != nil {
+					return nil, err
+				}
+				if want, ok := sums[o.line]; ok && want != sum {
+					problems = append(problems, fmt.Sprintf("%s: %s (%s) ships it with other content than the installed instance %s (Multi-Arch: same packages must agree)",
+						o.line, st.p.Name()+":"+st.p.Architecture(), st.p.Version(), q.InfoName()))
+				}
 			case replacesNamed(st.p, q.Name, q.Arch, q.Version):
 				if !seen[q.InfoName()+"\x00"+o.line] {
 					seen[q.InfoName()+"\x00"+o.line] = true

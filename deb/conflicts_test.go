@@ -399,3 +399,44 @@ func TestPathFiltersLikeDpkg(t *testing.T) {
 		t.Errorf("generated md5sums:\ndpkg:\n%s\nours:\n%s", sums, res[0].MD5sums)
 	}
 }
+
+func TestUnpackOntoInstalledMultiArchSame(t *testing.T) {
+	needRoot(t)
+	lib := func(arch, copyright string) testdeb.Package {
+		return testdeb.Package{Name: "libfoo", Arch: arch, Version: "1", Fields: map[string]string{"Multi-Arch": "same"}, Files: []testdeb.File{
+			{Path: "usr/share/doc/libfoo/copyright", Body: copyright},
+			{Path: "usr/lib/" + arch + "/libfoo.so.1", Body: arch},
+		}}
+	}
+	for _, tt := range []struct {
+		copyright string
+		conflict  bool
+	}{{"same text", false}, {"other text", true}} {
+		root := t.TempDir()
+		res, err := Unpack(t.Context(), root, []*Package{build(t, lib("amd64", "same text"))}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteDatabase(t.Context(), root, res, DatabaseOptions{Arch: "amd64"}); err != nil {
+			t.Fatal(err)
+		}
+		db, err := OpenDatabase(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, root)
+		_, err = Unpack(t.Context(), root, []*Package{build(t, lib("i386", tt.copyright))}, Options{Installed: db})
+		if !tt.conflict {
+			if err != nil {
+				t.Errorf("identical shared file: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrFileConflict) || !strings.Contains(err.Error(), "libfoo:i386") || !strings.Contains(err.Error(), "libfoo:amd64") {
+			t.Errorf("differing shared file: %v", err)
+		}
+		if snapshot(t, root) != before {
+			t.Error("root changed by a refused unpack")
+		}
+	}
+}
