@@ -105,8 +105,9 @@ func newInstalledIndex(root string, db *Database) (*installedIndex, error) {
 // directory) is shared; a file is taken over when the new package
 // Replaces the owner at its installed version (recorded in TakenOver), and
 // anything else is an ErrFileConflict naming both packages and the path.
-// Reinstalling a package of the same name and architecture, or another
-// instance of a Multi-Arch: same package, is not a conflict.
+// Reinstalling a package of the same name and architecture is not a
+// conflict, nor is another instance of a Multi-Arch: same package shipping
+// the file with the same content.
 func (u *unpacker) checkInstalled(ctx context.Context, db *Database) error {
 	ix, err := newInstalledIndex(u.root, db)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
@@ -258,7 +259,7 @@ func TestUnpackPathFilters(t *testing.T) {
 }
 
 func TestPathFilterSkip(t *testing.T) {
-	f, err := newPathFilter([]string{"/usr/share/doc/*", "/usr/share/locale/*"}, []string{"/usr/share/doc/*/copyright", "/usr/share/locale/en*"})
+	f, err := newPathFilter(nil, []string{"/usr/share/doc/*", "/usr/share/locale/*"}, []string{"/usr/share/doc/*/copyright", "/usr/share/locale/en*"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,5 +439,30 @@ func TestUnpackOntoInstalledMultiArchSame(t *testing.T) {
 		if snapshot(t, root) != before {
 			t.Error("root changed by a refused unpack")
 		}
+	}
+}
+
+func TestReadPathFilters(t *testing.T) {
+	fsys := fstest.MapFS{
+		"etc/dpkg/dpkg.cfg":                    {Data: []byte("# dpkg.cfg\nno-debsig\npath-include=/usr/share/doc/keep/*\n")},
+		"etc/dpkg/dpkg.cfg.d/01_nodoc":         {Data: []byte("# Drop docs\npath-exclude /usr/share/doc/*\n  path-include = \"/usr/share/doc/*/copyright\"\n")},
+		"etc/dpkg/dpkg.cfg.d/00-locale":        {Data: []byte("path-exclude=/usr/share/locale/*\npath-include=/usr/share/locale/en*\n")},
+		"etc/dpkg/dpkg.cfg.d/ignored.dpkg-old": {Data: []byte("path-exclude=/usr/bin/*\n")},
+	}
+	got, err := ReadPathFilters(fsys, "etc/dpkg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PathFilter{{"/usr/share/locale/*", false}, {"/usr/share/locale/en*", true}, {"/usr/share/doc/*", false},
+		{"/usr/share/doc/*/copyright", true}, {"/usr/share/doc/keep/*", true}}
+	if !slices.Equal(got, want) {
+		t.Errorf("ReadPathFilters = %v\nwant %v", got, want)
+	}
+	if got, err := ReadPathFilters(fstest.MapFS{}, "etc/dpkg"); err != nil || got != nil {
+		t.Errorf("no configuration: %v, %v", got, err)
+	}
+	bad := fstest.MapFS{"etc/dpkg/dpkg.cfg": {Data: []byte("path-exclude usr/share/doc/*\n")}}
+	if _, err := ReadPathFilters(bad, "etc/dpkg"); err == nil || !strings.Contains(err.Error(), "etc/dpkg/dpkg.cfg line 1") {
+		t.Errorf("relative pattern: %v", err)
 	}
 }

@@ -2,9 +2,20 @@ package deb
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path"
+	"sort"
 	"strings"
 )
+
+// PathFilter is one dpkg --path-exclude (Include false) or --path-include
+// pattern.
+type PathFilter struct {
+	Pattern string
+	Include bool
+}
 
 // pathRule is one --path-exclude or --path-include pattern.
 type pathRule struct {
@@ -17,10 +28,17 @@ type pathRule struct {
 // package's .list (dpkg lists them too) but get no md5sum of their own.
 type pathFilter []pathRule
 
-// newPathFilter builds the filter of Options.PathExclude and PathInclude,
-// in the order dpkg would apply "--path-exclude=<each> --path-include=<each>".
-func newPathFilter(exclude, include []string) (pathFilter, error) {
+// newPathFilter builds the filter of Options.PathFilters, then
+// PathExclude and PathInclude, in the order dpkg would apply
+// "<each filter> --path-exclude=<each> --path-include=<each>".
+func newPathFilter(filters []PathFilter, exclude, include []string) (pathFilter, error) {
 	var f pathFilter
+	for _, r := range filters {
+		if !strings.HasPrefix(r.Pattern, "/") {
+			return nil, fmt.Errorf("PathFilters pattern %q: must be absolute, as dpkg's --path-exclude/--path-include", r.Pattern)
+		}
+		f = append(f, pathRule{pattern: r.Pattern, include: r.Include})
+	}
 	for _, list := range []struct {
 		pats    []string
 		include bool
@@ -34,6 +52,79 @@ func newPathFilter(exclude, include []string) (pathFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// ReadPathFilters returns the path-exclude and path-include options of the
+// dpkg configuration in dir of fsys ("etc/dpkg" of a root, or wherever an
+// image keeps its /etc), in the order dpkg reads them: the files of
+// dpkg.cfg.d whose names are only letters, digits, "_" and "-", sorted,
+// then dpkg.cfg. Pass them as Options.PathFilters so that packages added
+// to an image are filtered as dpkg in it would filter them.
+func ReadPathFilters(fsys fs.FS, dir string) ([]PathFilter, error) {
+	var files []string
+	ents, err := fs.ReadDir(fsys, path.Join(dir, "dpkg.cfg.d"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if validConfigName(e.Name()) && !e.IsDir() {
+			files = append(files, path.Join(dir, "dpkg.cfg.d", e.Name()))
+		}
+	}
+	sort.Strings(files)
+	files = append(files, path.Join(dir, "dpkg.cfg"))
+	var out []PathFilter
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			opt, val := configOption(line)
+			switch opt {
+			case "path-exclude", "path-include":
+				if !strings.HasPrefix(val, "/") {
+					return nil, fmt.Errorf("/%s line %d: %s %q is not an absolute pattern", f, i+1, opt, val)
+				}
+				out = append(out, PathFilter{Pattern: val, Include: opt == "path-include"})
+			}
+		}
+	}
+	return out, nil
+}
+
+// configOption splits a dpkg configuration line as dpkg does: the option
+// is a run of letters, digits and "-"; one separator character follows,
+// then an optional "=", blanks, and the value, quotes stripped.
+func configOption(line string) (opt, val string) {
+	i := 0
+	for i < len(line) && (line[i] >= 'a' && line[i] <= 'z' || line[i] >= 'A' && line[i] <= 'Z' || line[i] >= '0' && line[i] <= '9' || line[i] == '-') {
+		i++
+	}
+	if i >= len(line) {
+		return line, ""
+	}
+	val = strings.TrimLeft(strings.TrimPrefix(line[i+1:], "="), " \t")
+	if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+		val = val[1 : len(val)-1]
+	}
+	return line[:i], val
+}
+
+func validConfigName(n string) bool {
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return n != ""
 }
 
 // skip reports whether the member at .list path line ("/usr/share/doc/x")

@@ -58,6 +58,9 @@ type Options struct {
 	// dpkg keeps it in .list, and gets no generated md5sum; directories
 	// an include pattern may need are kept.
 	PathExclude, PathInclude []string
+	// PathFilters are more such patterns, mixed and in order (see
+	// ReadPathFilters), applied before PathExclude and PathInclude.
+	PathFilters []PathFilter
 }
 
 // Unpacked is the outcome of unpacking one package: what dpkg would record
@@ -119,7 +122,7 @@ func Unpack(ctx context.Context, root string, pkgs []*Package, opts Options) ([]
 	if fi, err := os.Stat(absRoot); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("unpack: target root %s is not a directory: %v", root, err)
 	}
-	filter, err := newPathFilter(opts.PathExclude, opts.PathInclude)
+	filter, err := newPathFilter(opts.PathFilters, opts.PathExclude, opts.PathInclude)
 	if err != nil {
 		return nil, fmt.Errorf("unpack into %s: %w", root, err)
 	}
