@@ -146,7 +146,7 @@ func OpenDatabase(root string) (*Database, error) {
 	default:
 		return nil, fmt.Errorf("%s has two dpkg databases, /%s and /%s: remove one (or make /%s a link to /%s)", root, found[0], found[1], AdminDir, OSTreeAdminDir)
 	}
-	db := &Database{root: abs, fsys: os.DirFS(abs), dir: found[0]}
+	db := &Database{root: abs, fsys: rootFS(abs), dir: found[0]}
 	if err := db.load(); err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func NewDatabase(root, arch string) (*Database, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Database{root: abs, fsys: os.DirFS(abs), dir: AdminDir, arch: arch}, nil
+	return &Database{root: abs, fsys: rootFS(abs), dir: AdminDir, arch: arch}, nil
 }
 
 // OpenDatabaseFS opens the dpkg database of a file system read-only (an
@@ -209,6 +209,22 @@ func OpenDatabaseFS(fsys fs.FS) (*Database, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// rootFS reads a root directory as a process chrooted into it would:
+// symlinks, absolute ones included, are followed inside the root, so a
+// database whose info/ is a link cannot make us read a host file.
+type rootFS string
+
+func (r rootFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	host, err := rootpath.ResolveFollow(string(r), name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(host)
 }
 
 // where names a file of the database in messages.

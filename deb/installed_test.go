@@ -300,3 +300,22 @@ func TestDatabaseWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseStaysInRoot: links inside the database are followed inside
+// the root, never to the host.
+func TestDatabaseStaysInRoot(t *testing.T) {
+	host := t.TempDir()
+	writeTree(t, host, map[string]string{"bash.list": "/host/secret\n"})
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"var/lib/dpkg/status": "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n",
+		"var/lib/dpkg/info":   "->" + host,
+	})
+	db, err := OpenDatabase(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files, err := db.Files(db.Lookup("bash", "")); err != nil || len(files) != 0 {
+		t.Errorf("Files read through a link out of the root: %v, %v", files, err)
+	}
+}
