@@ -5,6 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -129,5 +133,58 @@ func FuzzParseParagraphs(f *testing.F) {
 		if !reflect.DeepEqual(again, paras) {
 			t.Fatalf("round trip changed the paragraphs:\n%q\n%q", paras, again)
 		}
+	})
+}
+
+// FuzzUnpack unpacks arbitrary .debs into a root inside an otherwise
+// empty directory: whatever the members (links out, "..", hardlinks to
+// elsewhere, devices), nothing may appear beside the root and no device
+// node inside it.
+func FuzzUnpack(f *testing.F) {
+	for _, p := range []testdeb.Package{
+		{Name: "links", Compression: "none", Files: []testdeb.File{
+			{Path: "usr/lib", Type: tar.TypeDir},
+			{Path: "lib", Type: tar.TypeSymlink, Link: "usr/lib"},
+			{Path: "lib/x", Body: "x"},
+			{Path: "usr/lib/y", Type: tar.TypeLink, Link: "usr/lib/x"},
+			{Path: "up", Type: tar.TypeSymlink, Link: "../.."},
+			{Path: "dev/null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3},
+		}},
+		{Name: "escape", Compression: "none", Files: []testdeb.File{
+			{Path: "a", Type: tar.TypeSymlink, Link: "/"},
+			{RawName: "./a/b", Body: "b"},
+			{RawName: "./c/../../d", Body: "d"},
+		}},
+	} {
+		b, err := testdeb.Build(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root")
+		}
+		p, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		jail := t.TempDir()
+		root := filepath.Join(jail, "root")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		Unpack(t.Context(), root, []*Package{p}, Options{Logger: slog.New(slog.DiscardHandler)})
+		ents, err := os.ReadDir(jail)
+		if err != nil || len(ents) != 1 || ents[0].Name() != "root" || !ents[0].IsDir() {
+			t.Fatalf("beside the root after unpacking: %v %v", ents, err)
+		}
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type()&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
+				t.Fatalf("device node %s made", p)
+			}
+			return nil
+		})
 	})
 }
