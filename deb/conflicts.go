@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +28,9 @@ type installedIndex struct {
 	dirs   map[string]string // lexical dir -> real dir, "" for the root
 	db     *Database
 	sums   map[string]map[string]string // InfoName -> md5sums, once read
+	// newClaims are the new packages (state indexes) shipping a file at
+	// a real path.
+	newClaims map[string][]int
 }
 
 // md5sums returns q's .md5sums, read once.
@@ -79,7 +83,7 @@ func (ix *installedIndex) realPath(line string) (string, error) {
 }
 
 func newInstalledIndex(root string, db *Database) (*installedIndex, error) {
-	ix := &installedIndex{root: root, owners: map[string][]listOwner{}, dirs: map[string]string{}, db: db, sums: map[string]map[string]string{}}
+	ix := &installedIndex{root: root, owners: map[string][]listOwner{}, dirs: map[string]string{}, db: db, sums: map[string]map[string]string{}, newClaims: map[string][]int{}}
 	for _, p := range db.Packages() {
 		files, err := db.Files(p)
 		if err != nil {
@@ -124,6 +128,7 @@ func (u *unpacker) checkInstalled(ctx context.Context, db *Database) error {
 		}
 		problems = append(problems, p...)
 	}
+	problems = append(problems, u.newClaimProblems(ix)...)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -131,7 +136,33 @@ func (u *unpacker) checkInstalled(ctx context.Context, db *Database) error {
 	if len(problems) > 20 {
 		problems = append(problems[:20], fmt.Sprintf("... and %d more", len(problems)-20))
 	}
-	return fmt.Errorf("unpack into %s: %w with installed packages (nothing was written):\n  %s", u.root, ErrFileConflict, strings.Join(problems, "\n  "))
+	return fmt.Errorf("unpack into %s: %w (nothing was written):\n  %s", u.root, ErrFileConflict, strings.Join(problems, "\n  "))
+}
+
+// newClaimProblems decides, before anything is written, the files that
+// several of the new packages ship (settle decides them again after
+// unpacking, with symlinks the packages themselves create): one of them
+// must beat all the others, as settle requires.
+func (u *unpacker) newClaimProblems(ix *installedIndex) []string {
+	var problems []string
+	paths := make([]string, 0, len(ix.newClaims))
+	for p, c := range ix.newClaims {
+		if len(c) > 1 {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		c := ix.newClaims[p]
+		won := slices.ContainsFunc(c, func(w int) bool {
+			return !slices.ContainsFunc(c, func(o int) bool { return o != w && !u.shareable(o, w) && !u.beats(w, o) })
+		})
+		if !won {
+			problems = append(problems, fmt.Sprintf("/%s is shipped by both %s and %s, and neither Replaces the other",
+				p, u.states[c[0]].p.Name(), u.states[c[1]].p.Name()))
+		}
+	}
+	return problems
 }
 
 func (u *unpacker) checkPackage(st *pkgState, ix *installedIndex) ([]string, error) {
@@ -161,6 +192,11 @@ func (u *unpacker) checkPackage(st *pkgState, ix *installedIndex) ([]string, err
 		real, err := ix.realPath(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", st.p, h.Name, err)
+		}
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA || h.Typeflag == tar.TypeLink {
+			if c := ix.newClaims[real]; !slices.Contains(c, st.idx) {
+				ix.newClaims[real] = append(c, st.idx)
+			}
 		}
 		owners := ix.owners[real]
 		if len(owners) == 0 {

@@ -110,12 +110,21 @@ func TestUnpackOntoInstalledRefusesOverwrite(t *testing.T) {
 		{"directory over a file", testdeb.Package{Name: "dirpkg", Files: []testdeb.File{
 			{Path: "usr/bin/tool-helper/x", Body: "x"},
 		}}, []string{"/usr/bin/tool-helper", "dirpkg", "directory", "oldtool"}},
+		// Two new packages, neither replacing the other: decided before
+		// writing too when there is a base.
+		{"between new packages", testdeb.Package{Name: "twin-a", Files: []testdeb.File{
+			{Path: "usr/share/twin/data", Body: "a"},
+		}}, []string{"/usr/share/twin/data", "twin-a", "twin-b", "neither Replaces"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root, db := installedBase(t)
 			before := snapshot(t, root)
-			_, err := Unpack(t.Context(), root, []*Package{build(t, tt.pkg)}, Options{Installed: db})
+			pkgs := []*Package{build(t, tt.pkg)}
+			if tt.pkg.Name == "twin-a" {
+				pkgs = append(pkgs, build(t, testdeb.Package{Name: "twin-b", Files: []testdeb.File{{Path: "usr/share/twin/data", Body: "b"}}}))
+			}
+			_, err := Unpack(t.Context(), root, pkgs, Options{Installed: db})
 			if !errors.Is(err, ErrFileConflict) {
 				t.Fatalf("err = %v, want ErrFileConflict", err)
 			}

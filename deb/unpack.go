@@ -48,7 +48,8 @@ type Options struct {
 	// owns may only be overwritten when the new package Replaces it (the
 	// path then moves to the new package: Unpacked.TakenOver, applied by
 	// Database.Add); otherwise Unpack fails with ErrFileConflict naming
-	// both packages and the path, and the root is left untouched.
+	// both packages and the path, and the root is left untouched. Files
+	// two new packages ship are decided in the same pass.
 	Installed *Database
 	// PathExclude and PathInclude are dpkg's --path-exclude and
 	// --path-include globs (fnmatch(3) without flags, so "*" matches "/"
