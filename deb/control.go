@@ -45,7 +45,7 @@ func (c Control) Has(name string) bool {
 // ParseControl parses a single deb822 paragraph. Blank lines around the
 // paragraph are tolerated; a second paragraph is an error.
 func ParseControl(b []byte) (Control, error) {
-	paras, err := parseParagraphs(b)
+	paras, err := ParseParagraphs(b)
 	if err != nil {
 		return Control{}, err
 	}
@@ -59,8 +59,11 @@ func ParseControl(b []byte) (Control, error) {
 	}
 }
 
-// parseParagraphs parses deb822 text (a control file or dpkg's status file).
-func parseParagraphs(b []byte) ([]Control, error) {
+// ParseParagraphs parses deb822 text (a control file, dpkg's status file,
+// an apt .sources file): paragraphs separated by blank lines, fields in
+// file order with raw values (see Field). Lines starting with "#" outside
+// a field are comments. It is the module's one deb822 reader.
+func ParseParagraphs(b []byte) ([]Control, error) {
 	var out []Control
 	var cur Control
 	flush := func() {
@@ -78,8 +81,8 @@ func parseParagraphs(b []byte) ([]Control, error) {
 		switch {
 		case strings.TrimSpace(line) == "":
 			flush()
-		case strings.HasPrefix(line, "#") && len(cur.Fields) == 0:
-			// Comments are allowed in control files outside fields.
+		case line[0] == '#':
+			// A comment (deb822(5)); it does not end the paragraph.
 		case line[0] == ' ' || line[0] == '\t':
 			if len(cur.Fields) == 0 {
 				return nil, fmt.Errorf("line %d: continuation line before any field", lineNo)
@@ -122,7 +125,10 @@ func writeField(w *bytes.Buffer, name, value string) {
 // Conffile is one line of the conffiles control member.
 type Conffile struct {
 	Path  string   // absolute path, e.g. "/etc/hello.conf"
-	Flags []string // e.g. "remove-on-upgrade"
+	Flags []string // e.g. "remove-on-upgrade", "obsolete"
+	// Hash is the md5 dpkg records in status ("newconffile" before the
+	// package is configured); empty for the control member.
+	Hash string
 }
 
 // parseConffiles parses the conffiles member: one absolute path per line,

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -108,14 +109,32 @@ func StatusStanza(u *Unpacked) []byte {
 	return w.Bytes()
 }
 
-// WriteDatabase writes dpkg's database under root/var/lib/dpkg for unpacked
-// packages, as dpkg leaves it after unpacking them (every package "install
-// ok unpacked"), ready for preinsts and "dpkg --configure -a":
-//   - status: one stanza per package, merged with any stanzas already there
-//     for other packages, sorted by name and architecture;
+// WriteDatabase adds unpacked packages to root's dpkg database, creating it
+// in var/lib/dpkg if the root has none: OpenDatabase (or NewDatabase) then
+// Database.Add.
+func WriteDatabase(ctx context.Context, root string, pkgs []*Unpacked, opts DatabaseOptions) error {
+	db, err := OpenDatabase(root)
+	if errors.Is(err, ErrNoDatabase) {
+		db, err = NewDatabase(root, opts.Arch)
+	}
+	if err != nil {
+		return fmt.Errorf("write dpkg database: %w", err)
+	}
+	return db.Add(ctx, pkgs, opts)
+}
+
+// Add records unpacked packages in the database, as dpkg leaves it after
+// unpacking them (every package "install ok unpacked"), ready for preinsts
+// and "dpkg --configure -a":
+//   - status: one stanza per package, replacing any stanza of the same
+//     package and keeping the others, sorted by name and architecture; the
+//     previous file is kept as status-old, the new one fsynced and renamed
+//     into place;
 //   - info/<pkg>[:<arch>].list, .md5sums (shipped or generated), and every
 //     other control member verbatim (scripts, conffiles, triggers, shlibs,
 //     symbols, templates, config, ...) with its mode and mtime; info/format;
+//   - paths an unpacked package took over from an installed one
+//     (Unpacked.TakenOver) leave that package's .list and .md5sums;
 //   - triggers/File and triggers/<name> with the packages' interests, an empty
 //     Unincorp and Lock (activations aimed at unconfigured packages are
 //     dropped by dpkg, so none are pending);
@@ -123,16 +142,29 @@ func StatusStanza(u *Unpacked) []byte {
 //     alternatives/ when missing.
 //
 // "available" is not written: neither dpkg nor apt needs it. Every file is
-// written to a temporary name and renamed into place.
-func WriteDatabase(ctx context.Context, root string, pkgs []*Unpacked, opts DatabaseOptions) error {
+// written to a temporary name and renamed into place. A database whose
+// updates/ journal holds entries is refused (ErrJournal): dpkg must first
+// merge them ("dpkg --configure -a").
+func (db *Database) Add(ctx context.Context, pkgs []*Unpacked, opts DatabaseOptions) error {
+	if db.root == "" {
+		return fmt.Errorf("write dpkg database %s: opened read-only from a file system", db.where(""))
+	}
 	if opts.Arch == "" {
-		return fmt.Errorf("write dpkg database in %s: no native architecture given", root)
+		opts.Arch = db.arch
+	}
+	if opts.Arch == "" {
+		return fmt.Errorf("write dpkg database in %s: no native architecture given", db.root)
 	}
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	admin := filepath.Join(root, AdminDir)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.checkJournal(); err != nil {
+		return err
+	}
+	admin := filepath.Join(db.root, db.dir)
 	for _, d := range []string{"", "info", "updates", "alternatives", "triggers"} {
 		if err := os.MkdirAll(filepath.Join(admin, d), 0o755); err != nil {
 			return fmt.Errorf("write dpkg database: %w", err)
@@ -154,8 +186,11 @@ func WriteDatabase(ctx context.Context, root string, pkgs []*Unpacked, opts Data
 			return fmt.Errorf("write dpkg database: %s: %w", u.Package, err)
 		}
 	}
+	if err := db.applyTakeovers(pkgs, seen); err != nil {
+		return fmt.Errorf("write dpkg database in %s: %w", db.root, err)
+	}
 	steps := []func() error{
-		func() error { return writeStatus(admin, pkgs) },
+		func() error { return db.writeStatus(pkgs) },
 		func() error { return writeTriggers(admin, pkgs) },
 		func() error { return writeArch(admin, pkgs, opts) },
 		func() error { return writeIfMissing(filepath.Join(admin, "info", "format"), []byte("1\n"), 0o644) },
@@ -164,10 +199,223 @@ func WriteDatabase(ctx context.Context, root string, pkgs []*Unpacked, opts Data
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
-			return fmt.Errorf("write dpkg database in %s: %w", root, err)
+			return fmt.Errorf("write dpkg database in %s: %w", db.root, err)
+		}
+	}
+	db.arch = opts.Arch
+	return db.load()
+}
+
+// checkJournal refuses to write over an interrupted dpkg run.
+func (db *Database) checkJournal() error {
+	j, err := db.PendingJournal()
+	if err != nil {
+		return err
+	}
+	if len(j) > 0 {
+		return fmt.Errorf("%s holds %s: %w; run dpkg --configure -a in the root first", db.where("updates"), strings.Join(j, ", "), ErrJournal)
+	}
+	return nil
+}
+
+// applyTakeovers removes the paths unpacked packages took over from the
+// .list and .md5sums of the installed packages that had them. A package
+// being (re)written by this Add (in mine) is skipped: its files are new.
+func (db *Database) applyTakeovers(pkgs []*Unpacked, mine map[string]string) error {
+	lost := map[string]map[string]bool{}
+	for _, u := range pkgs {
+		for _, t := range u.TakenOver {
+			if _, ok := mine[t.From]; ok {
+				continue
+			}
+			if lost[t.From] == nil {
+				lost[t.From] = map[string]bool{}
+			}
+			lost[t.From][t.Path] = true
+		}
+	}
+	names := make([]string, 0, len(lost))
+	for n := range lost {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := db.dropFilesLocked(n, lost[n]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// dropFilesLocked rewrites infoName's .list and .md5sums without paths.
+func (db *Database) dropFilesLocked(infoName string, paths map[string]bool) error {
+	files, err := db.filesLocked(infoName)
+	if err != nil {
+		return err
+	}
+	kept := slices.DeleteFunc(files, func(f string) bool { return paths[f] })
+	if err := db.writeListLocked(infoName, kept); err != nil {
+		return err
+	}
+	sumsPath := filepath.Join(db.root, db.dir, "info", infoName+".md5sums")
+	sums, err := os.ReadFile(sumsPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	for _, line := range strings.SplitAfter(string(sums), "\n") {
+		if _, p, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "  "); ok && paths["/"+strings.TrimPrefix(p, "/")] {
+			continue
+		}
+		out.WriteString(line)
+	}
+	return writeAtomic(sumsPath, out.Bytes(), 0o644, time.Time{})
+}
+
+func (db *Database) writeListLocked(infoName string, files []string) error {
+	var b bytes.Buffer
+	for _, f := range files {
+		b.WriteString(f)
+		b.WriteByte('\n')
+	}
+	if err := writeAtomic(filepath.Join(db.root, db.dir, "info", infoName+".list"), b.Bytes(), 0o644, time.Time{}); err != nil {
+		return err
+	}
+	if db.lists == nil {
+		db.lists = map[string][]string{}
+	}
+	db.lists[infoName] = slices.Clone(files)
+	db.owners = nil
+	return nil
+}
+
+// SetFiles rewrites p's .list (for example after files were removed from
+// the package, or ownership moved), as dpkg does, and drops the removed
+// paths from its .md5sums.
+func (db *Database) SetFiles(p *Installed, files []string) error {
+	if db.root == "" {
+		return fmt.Errorf("write %s: opened read-only from a file system", db.where("info"))
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.checkJournal(); err != nil {
+		return err
+	}
+	old, err := db.filesLocked(p.InfoName())
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		keep[f] = true
+	}
+	gone := map[string]bool{}
+	for _, f := range old {
+		if !keep[f] {
+			gone[f] = true
+		}
+	}
+	if err := db.writeListLocked(p.InfoName(), files); err != nil {
+		return fmt.Errorf("write %s: %w", db.where("info/"+p.InfoName()+".list"), err)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := db.dropFilesLocked(p.InfoName(), gone); err != nil {
+		return fmt.Errorf("write %s: %w", db.where("info/"+p.InfoName()+".md5sums"), err)
+	}
+	return nil
+}
+
+// UpdateStatus rewrites the status stanzas of the changed packages (matched
+// by InfoName): their Control with the Status field set from Want, Flag and
+// State, and Conffiles from Conffiles (dropped when empty). Other stanzas
+// keep their bytes.
+func (db *Database) UpdateStatus(changed []*Installed) error {
+	if db.root == "" {
+		return fmt.Errorf("write %s: opened read-only from a file system", db.where("status"))
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.checkJournal(); err != nil {
+		return err
+	}
+	byName := map[string]*Installed{}
+	for _, c := range changed {
+		byName[c.InfoName()] = c
+	}
+	pkgs := slices.Clone(db.pkgs)
+	for i, p := range pkgs {
+		c, ok := byName[p.InfoName()]
+		if !ok {
+			continue
+		}
+		delete(byName, p.InfoName())
+		n := *c
+		n.Control = syncControl(c)
+		pkgs[i] = &n
+	}
+	for name := range byName {
+		return fmt.Errorf("update %s: package %s is not in it", db.where("status"), name)
+	}
+	var out bytes.Buffer
+	for _, p := range pkgs {
+		out.Write(renderControl(p.Control))
+		out.WriteByte('\n')
+	}
+	if err := writeStatusFile(filepath.Join(db.root, db.dir), out.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", db.where("status"), err)
+	}
+	db.pkgs = pkgs
+	return nil
+}
+
+// syncControl returns p.Control with Status and Conffiles set from p's
+// fields, in place (a missing Status goes after Package, a missing
+// Conffiles at the end).
+func syncControl(p *Installed) Control {
+	var c Control
+	status := p.Want + " " + p.Flag + " " + p.State
+	var conff string
+	for _, cf := range p.Conffiles {
+		conff += "\n " + cf.Path + " " + cf.Hash
+		for _, f := range cf.Flags {
+			conff += " " + f
+		}
+	}
+	hadStatus, hadConff := false, false
+	for _, f := range p.Control.Fields {
+		switch strings.ToLower(f.Name) {
+		case "status":
+			f.Value, hadStatus = status, true
+		case "conffiles":
+			hadConff = true
+			if conff == "" {
+				continue
+			}
+			f.Value = conff
+		}
+		c.Fields = append(c.Fields, f)
+		if !hadStatus && strings.EqualFold(f.Name, "package") {
+			c.Fields = append(c.Fields, Field{Name: "Status", Value: status})
+			hadStatus = true
+		}
+	}
+	if !hadConff && conff != "" {
+		c.Fields = append(c.Fields, Field{Name: "Conffiles", Value: conff})
+	}
+	return c
+}
+
+func renderControl(c Control) []byte {
+	var w bytes.Buffer
+	for _, f := range c.Fields {
+		writeField(&w, f.Name, f.Value)
+	}
+	return w.Bytes()
 }
 
 func writeInfo(admin string, u *Unpacked, now time.Time) error {
@@ -208,7 +456,7 @@ func stanzaKey(c Control) string {
 	return c.Get("Package")
 }
 
-func writeStatus(admin string, pkgs []*Unpacked) error {
+func (db *Database) writeStatus(pkgs []*Unpacked) error {
 	type stanza struct {
 		name, arch string
 		text       []byte
@@ -219,24 +467,11 @@ func writeStatus(admin string, pkgs []*Unpacked) error {
 		mine[stanzaKey(u.Package.Control)] = true
 		all = append(all, stanza{u.Package.Name(), u.Package.Architecture(), StatusStanza(u)})
 	}
-	statusPath := filepath.Join(admin, "status")
-	if old, err := os.ReadFile(statusPath); err == nil {
-		paras, err := parseParagraphs(old)
-		if err != nil {
-			return fmt.Errorf("parse existing %s: %w", statusPath, err)
+	for _, p := range db.pkgs {
+		if mine[stanzaKey(p.Control)] {
+			continue
 		}
-		for _, p := range paras {
-			if mine[stanzaKey(p)] {
-				continue
-			}
-			var w bytes.Buffer
-			for _, f := range p.Fields {
-				writeField(&w, f.Name, f.Value)
-			}
-			all = append(all, stanza{p.Get("Package"), p.Get("Architecture"), w.Bytes()})
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
+		all = append(all, stanza{p.Name, p.Arch, renderControl(p.Control)})
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].name != all[j].name {
@@ -249,7 +484,24 @@ func writeStatus(admin string, pkgs []*Unpacked) error {
 		out.Write(s.text)
 		out.WriteByte('\n')
 	}
-	return writeAtomic(statusPath, out.Bytes(), 0o644, time.Time{})
+	return writeStatusFile(filepath.Join(db.root, db.dir), out.Bytes())
+}
+
+// writeStatusFile replaces admin/status as dpkg does: the new file is
+// written and fsynced under a temporary name, the old one is kept as
+// status-old (a hard link), then the new one is renamed into place.
+func writeStatusFile(admin string, b []byte) error {
+	p := filepath.Join(admin, "status")
+	if _, err := os.Lstat(p); err == nil {
+		old := filepath.Join(admin, "status-old")
+		if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.Link(p, old); err != nil {
+			return fmt.Errorf("keep status-old: %w", err)
+		}
+	}
+	return writeAtomic(p, b, 0o644, time.Time{})
 }
 
 // writeTriggers records the packages' trigger interests as dpkg does while

@@ -56,6 +56,13 @@ type Unpacked struct {
 	MD5sums []byte
 	// Conffiles are the status-file Conffiles entries for this package.
 	Conffiles []Conffile
+	// TakenOver are the paths this package overwrote that a package of
+	// Options.Installed owned, as its Replaces allowed; Database.Add
+	// removes them from that package's .list.
+	TakenOver []Takeover
+	// Devices are the character and block device nodes the package
+	// ships. They are listed in Files but never created in the root.
+	Devices []Device
 }
 
 // Unpack extracts the data.tar of every package into root and returns, in
