@@ -386,11 +386,11 @@ func syncControl(p *Installed) Control {
 			conff += " " + f
 		}
 	}
-	hadStatus, hadConff := false, false
+	hadStatus, hadConff := p.Control.Has("Status"), false
 	for _, f := range p.Control.Fields {
 		switch strings.ToLower(f.Name) {
 		case "status":
-			f.Value, hadStatus = status, true
+			f.Value = status
 		case "conffiles":
 			hadConff = true
 			if conff == "" {

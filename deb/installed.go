@@ -106,10 +106,10 @@ type Database struct {
 	dir  string // admin dir relative to the root, symlinks resolved
 	arch string
 
-	mu      sync.Mutex
-	pkgs    []*Installed // sorted by name, arch
-	owners  map[string][]string
-	lists   map[string][]string // InfoName -> .list lines, once read
+	mu     sync.Mutex
+	pkgs   []*Installed // sorted by name, arch
+	owners map[string][]string
+	lists  map[string][]string // InfoName -> .list lines, once read
 }
 
 // OpenDatabase opens the dpkg database of the root directory for reading
