@@ -127,8 +127,8 @@ func open(r io.ReaderAt, size int64, name string) (*Package, error) {
 		return fmt.Errorf("%s: %w: %s", n, ErrFormat, fmt.Sprintf(format, args...))
 	}
 	magic := make([]byte, 8)
-	if _, err := r.ReadAt(magic, 0); err != nil || string(magic) != "!<arch>\n" {
-		return nil, fail("bad ar magic (not a Debian binary package)")
+	if n, _ := r.ReadAt(magic, 0); n < 8 || string(magic) != "!<arch>\n" {
+		return nil, fail("bad ar magic %q: not an ar archive, which a Debian binary package is (it starts with \"!<arch>\\n\")", magic[:n])
 	}
 	var controlOff, controlSize int64 = -1, 0
 	controlComp := ""
@@ -191,7 +191,7 @@ func open(r io.ReaderAt, size int64, name string) (*Package, error) {
 		return nil, fail("data.tar%s: unknown compression", p.dataComp)
 	}
 	if err := p.readControl(io.NewSectionReader(r, controlOff, controlSize), controlComp); err != nil {
-		return nil, fail("control.tar%s: %v", controlComp, err)
+		return nil, fail("%s", describeMember("control.tar"+controlComp, controlComp, err))
 	}
 	return p, nil
 }
@@ -246,7 +246,7 @@ func decompress(ext string, r io.Reader) (io.ReadCloser, error) {
 func (p *Package) readControl(r io.Reader, comp string) error {
 	zr, err := decompress(comp, r)
 	if err != nil {
-		return err
+		return decodeError{err}
 	}
 	defer zr.Close()
 	tr := tar.NewReader(zr)
@@ -256,7 +256,7 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
+			return err
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -270,7 +270,7 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
+			return err
 		}
 		p.Members = append(p.Members, Member{Name: name, Mode: h.Mode & 0o7777, ModTime: h.ModTime, Data: b})
 	}
@@ -304,9 +304,59 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 func (p *Package) Data() (*Data, error) {
 	zr, err := decompress(p.dataComp, io.NewSectionReader(p.ra, p.dataOff, p.dataSize))
 	if err != nil {
-		return nil, fmt.Errorf("%s: data.tar%s: %w: %v", p, p.dataComp, ErrFormat, err)
+		return nil, p.dataError(decodeError{err})
 	}
-	return &Data{Reader: tar.NewReader(zr), zr: zr}, nil
+	return &Data{Reader: tar.NewReader(decodeReader{zr}), zr: zr}, nil
+}
+
+// dataError describes an error met while reading data.tar: the .deb, the
+// member, and what it should have been.
+func (p *Package) dataError(err error) error {
+	if errors.Is(err, ErrFormat) {
+		return err
+	}
+	return fmt.Errorf("%s: %w: %s", p, ErrFormat, describeMember("data.tar"+p.dataComp, p.dataComp, err))
+}
+
+// decodeError marks an error of the decompressor, as opposed to one of
+// the tar reader above it.
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string { return e.err.Error() }
+func (e decodeError) Unwrap() error { return e.err }
+
+// decodeReader tags the decompressor's errors as decodeError.
+type decodeReader struct{ r io.Reader }
+
+func (d decodeReader) Read(b []byte) (int, error) {
+	n, err := d.r.Read(b)
+	if err != nil && err != io.EOF {
+		err = decodeError{err}
+	}
+	return n, err
+}
+
+var compressionNames = map[string]string{"": "uncompressed", ".gz": "gzip", ".xz": "xz", ".zst": "zstd", ".bz2": "bzip2", ".lzma": "lzma"}
+
+// describeMember says what is wrong with a compressed tar member (err came
+// from its decompressor or its tar reader) and what was expected.
+func describeMember(member, comp string, err error) string {
+	var de decodeError
+	want := "an " + compressionNames[comp] + " tar archive"
+	if comp != "" {
+		want = "a " + compressionNames[comp] + "-compressed tar archive"
+	}
+	switch {
+	case errors.As(err, &de) && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		return fmt.Sprintf("%s is truncated: its %s data ends early, want %s (%v)", member, compressionNames[comp], want, de.err)
+	case errors.As(err, &de):
+		return fmt.Sprintf("%s is not valid %s data, want %s (%v)", member, compressionNames[comp], want, de.err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("%s is truncated or not a tar archive: the tar data ends early, want %s (%v)", member, want, err)
+	case errors.Is(err, tar.ErrHeader):
+		return fmt.Sprintf("%s is not a tar archive, want %s (%v)", member, want, err)
+	}
+	return fmt.Sprintf("%s: %v", member, err)
 }
 
 // Data is a streaming reader of a package's data.tar.

@@ -10,13 +10,19 @@ import (
 // optional ":any"/":<arch>" qualifier, and a version restriction), as
 // dpkg's does_replace decides: Provides are not considered.
 func replaces(a, b *Package) bool {
+	return replacesNamed(a, b.Name(), b.Architecture(), b.Version())
+}
+
+// replacesNamed is replaces for a package b known by name, architecture
+// and version (an installed one).
+func replacesNamed(a *Package, name, arch, ver string) bool {
 	field := a.Control.Get("Replaces")
 	if field == "" {
 		return false
 	}
 	for _, rel := range strings.Split(field, ",") {
 		for _, alt := range strings.Split(rel, "|") {
-			if relationMatches(strings.TrimSpace(strings.ReplaceAll(alt, "\n", " ")), b) {
+			if relationMatches(strings.TrimSpace(strings.ReplaceAll(alt, "\n", " ")), name, arch, ver) {
 				return true
 			}
 		}
@@ -24,7 +30,7 @@ func replaces(a, b *Package) bool {
 	return false
 }
 
-func relationMatches(rel string, b *Package) bool {
+func relationMatches(rel, bName, bArch, bVersion string) bool {
 	name, restr, _ := strings.Cut(rel, "(")
 	name = strings.TrimSpace(name)
 	if i := strings.IndexByte(name, '['); i >= 0 {
@@ -32,11 +38,11 @@ func relationMatches(rel string, b *Package) bool {
 	}
 	if n, arch, ok := strings.Cut(name, ":"); ok {
 		name = n
-		if arch != "any" && arch != b.Architecture() {
+		if arch != "any" && arch != bArch {
 			return false
 		}
 	}
-	if name != b.Name() {
+	if name != bName {
 		return false
 	}
 	restr, _, _ = strings.Cut(restr, ")")
@@ -53,7 +59,7 @@ func relationMatches(rel string, b *Package) bool {
 	if err != nil {
 		return false
 	}
-	bv, err := version.Parse(b.Version())
+	bv, err := version.Parse(bVersion)
 	if err != nil {
 		return false
 	}

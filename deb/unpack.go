@@ -42,6 +42,22 @@ type Options struct {
 	Early []string
 	// Logger receives per-package debug messages; nil means slog.Default().
 	Logger *slog.Logger
+	// Installed is the database of packages already in the root (nil for
+	// an empty root). Before anything is written, every path the new
+	// packages ship is checked against it: a file an installed package
+	// owns may only be overwritten when the new package Replaces it (the
+	// path then moves to the new package: Unpacked.TakenOver, applied by
+	// Database.Add); otherwise Unpack fails with ErrFileConflict naming
+	// both packages and the path, and the root is left untouched.
+	Installed *Database
+	// PathExclude and PathInclude are dpkg's --path-exclude and
+	// --path-include globs (fnmatch(3) without flags, so "*" matches "/"
+	// too), matched against the member's absolute path, last match
+	// winning, as if every exclude were given before every include. A
+	// filtered member is not written, stays in the package's Files as
+	// dpkg keeps it in .list, and gets no generated md5sum; directories
+	// an include pattern may need are kept.
+	PathExclude, PathInclude []string
 }
 
 // Unpacked is the outcome of unpacking one package: what dpkg would record
@@ -103,7 +119,12 @@ func Unpack(ctx context.Context, root string, pkgs []*Package, opts Options) ([]
 	if fi, err := os.Stat(absRoot); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("unpack: target root %s is not a directory: %v", root, err)
 	}
+	filter, err := newPathFilter(opts.PathExclude, opts.PathInclude)
+	if err != nil {
+		return nil, fmt.Errorf("unpack into %s: %w", root, err)
+	}
 	u := &unpacker{
+		filter:  filter,
 		root:    absRoot,
 		log:     opts.Logger,
 		claims:  map[string]*claim{},
@@ -132,6 +153,11 @@ func Unpack(ctx context.Context, root string, pkgs []*Package, opts Options) ([]
 	u.states = append(first, rest...)
 	for i, st := range u.states {
 		st.idx = i
+	}
+	if opts.Installed != nil {
+		if err := u.checkInstalled(ctx, opts.Installed); err != nil {
+			return nil, err
+		}
 	}
 	for _, st := range first {
 		if err := u.unpackOne(ctx, st); err != nil {
@@ -175,6 +201,7 @@ func Unpack(ctx context.Context, root string, pkgs []*Package, opts Options) ([]
 
 type unpacker struct {
 	root     string
+	filter   pathFilter
 	log      *slog.Logger
 	states   []*pkgState // install order
 	parallel bool        // set once the early packages are done
@@ -215,6 +242,10 @@ type pkgState struct {
 	targets map[string]string   // member rel path -> real rel path written (for hardlinks)
 	hashes  map[string][16]byte // member rel path -> md5 (regular files and hardlinks)
 	lost    map[string]bool     // claim keys won by another package
+
+	filtered  map[string]bool // member rel paths left out by Options.PathExclude
+	devices   []Device
+	takenOver []Takeover // decided by checkInstalled
 }
 
 type entry struct {
@@ -285,9 +316,9 @@ func (u *unpacker) unpackOne(ctx context.Context, st *pkgState) (err error) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: data.tar%s: %w: %v", st.p, st.p.dataComp, ErrFormat, err)
+			return st.p.dataError(err)
 		}
-		if err := u.extract(st, formatReader{d.Reader}, h, buf); err != nil {
+		if err := u.extract(st, formatReader{d.Reader, st.p}, h, buf); err != nil {
 			return fmt.Errorf("%s: %s: %w", st.p, h.Name, err)
 		}
 	}
@@ -297,12 +328,15 @@ func (u *unpacker) unpackOne(ctx context.Context, st *pkgState) (err error) {
 
 // formatReader marks read errors of a member body as ErrFormat: the tar is
 // truncated or corrupt.
-type formatReader struct{ r io.Reader }
+type formatReader struct {
+	r io.Reader
+	p *Package
+}
 
 func (f formatReader) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%w: data.tar is truncated or corrupt: %w", ErrFormat, err)
+		err = f.p.dataError(err)
 	}
 	return n, err
 }
@@ -313,6 +347,9 @@ func (u *unpacker) extract(st *pkgState, tr io.Reader, h *tar.Header, buf []byte
 		return err
 	}
 	line := listLine(rel)
+	if rel != "" && u.filter.skip(line, h.Typeflag) {
+		return st.skipMember(rel, line)
+	}
 	if rel == "" {
 		if h.Typeflag != tar.TypeDir {
 			return fmt.Errorf("%w: the root must be a directory", ErrUnsafePath)
@@ -338,7 +375,19 @@ func (u *unpacker) extract(st *pkgState, tr io.Reader, h *tar.Header, buf []byte
 			st.entries = append(st.entries, entry{line: line, rel: rel})
 			return nil
 		}
-	case tar.TypeReg, tar.TypeRegA, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock:
+		// Never made on the build host (a device node in a package is a
+		// way to reach the host's hardware from the image); recorded
+		// for tmpfiles.d instead.
+		st.devices = append(st.devices, deviceOf(line, h))
+		st.entries = append(st.entries, entry{line: line, rel: rel})
+		return nil
+	case tar.TypeLink:
+		if trel, err := cleanMember(h.Linkname); err == nil && st.filtered[trel] {
+			// The file it links to was filtered out: so is the link.
+			return st.skipMember(rel, line)
+		}
+	case tar.TypeReg, tar.TypeRegA, tar.TypeFifo:
 	default:
 		return fmt.Errorf("%w: unsupported tar entry type %q", ErrFormat, h.Typeflag)
 	}
@@ -806,5 +855,7 @@ func (st *pkgState) result() *Unpacked {
 		r.MD5sums = []byte(gen.String())
 	}
 	r.Conffiles = st.p.Conffiles
+	r.Devices = st.devices
+	r.TakenOver = st.takenOver
 	return r
 }

@@ -47,8 +47,6 @@ func TestUnpackMetadata(t *testing.T) {
 		{"tmp", unix.S_IFDIR | 0o1777, 0, 0, 0},
 		{"var/mail", unix.S_IFDIR | 0o2775, 0, 8, 0},
 		{"usr/bin/sh", unix.S_IFLNK | 0o777, 3, 4, 0},
-		{"dev/null", unix.S_IFCHR | 0o666, 0, 0, unix.Mkdev(1, 3)},
-		{"dev/sda", unix.S_IFBLK | 0o660, 0, 6, unix.Mkdev(8, 0)},
 		{"run/fifo", unix.S_IFIFO | 0o600, 0, 0, 0},
 	}
 	for _, tt := range tests {
@@ -63,6 +61,16 @@ func TestUnpackMetadata(t *testing.T) {
 		if tt.path != "tmp" && tt.path != "var/mail" && st.Mtim.Sec != 1700000000 {
 			t.Errorf("%s: mtime %d", tt.path, st.Mtim.Sec)
 		}
+	}
+	// Device nodes are recorded, never made on the host (issue 10, defect 5).
+	for _, d := range []string{"dev/null", "dev/sda"} {
+		if _, err := os.Lstat(filepath.Join(root, d)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("device node /%s made in the root: %v", d, err)
+		}
+	}
+	wantDev := []Device{{Path: "/dev/null", Major: 1, Minor: 3, Mode: 0o666}, {Path: "/dev/sda", Block: true, Major: 8, Mode: 0o660, Gid: 6}}
+	if !slices.Equal(res[0].Devices, wantDev) {
+		t.Errorf("Devices = %+v, want %+v", res[0].Devices, wantDev)
 	}
 	if l, _ := os.Readlink(filepath.Join(root, "usr/bin/sh")); l != "dash" {
 		t.Errorf("symlink target %q", l)
