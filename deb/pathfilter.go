@@ -71,8 +71,8 @@ func (f pathFilter) skip(line string, typ byte) bool {
 
 // fnmatch is fnmatch(3) with no flags, as dpkg calls it: "*" and "?" also
 // match "/" and a leading ".", "[...]" is a bracket expression ("!" or "^"
-// negates, "a-z" ranges), "\" quotes the next character. A "[" without a
-// closing "]" matches itself.
+// negates, "a-z" ranges), "\" quotes the next character (a trailing one
+// matches nothing). A "[" without a closing "]" matches itself.
 func fnmatch(pattern, name string) bool {
 	p, n := 0, 0
 	// Backtracking point for the last "*": pattern index after it and
@@ -115,11 +115,8 @@ func fnmatch(pattern, name string) bool {
 					}
 					break
 				}
-				if n < len(name) && name[n] == '\\' {
-					p++
-					n++
-					continue
-				}
+				// A trailing "\" matches nothing, as in glibc.
+				return false
 			default:
 				if n < len(name) && name[n] == c {
 					p++
@@ -160,6 +157,9 @@ func matchBracket(pattern string, p int, c byte) (ok bool, next int, valid bool)
 		}
 		i++
 		hi := lo
+		if i+1 == len(pattern) && pattern[i] == '-' {
+			return false, 0, true // "[a-" at the end: glibc matches nothing
+		}
 		if i+1 < len(pattern) && pattern[i] == '-' && pattern[i+1] != ']' {
 			hi = pattern[i+1]
 			if hi == '\\' && i+2 < len(pattern) {
