@@ -342,19 +342,26 @@ var compressionNames = map[string]string{"": "uncompressed", ".gz": "gzip", ".xz
 // from its decompressor or its tar reader) and what was expected.
 func describeMember(member, comp string, err error) string {
 	var de decodeError
-	want := "an " + compressionNames[comp] + " tar archive"
-	if comp != "" {
-		want = "a " + compressionNames[comp] + "-compressed tar archive"
+	name := compressionNames[comp]
+	want := "an uncompressed tar archive"
+	switch comp {
+	case "":
+	case ".xz", ".lzma":
+		want = "an " + name + "-compressed tar archive"
+	default:
+		want = "a " + name + "-compressed tar archive"
 	}
 	switch {
 	case errors.As(err, &de) && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
-		return fmt.Sprintf("%s is truncated: its %s data ends early, want %s (%v)", member, compressionNames[comp], want, de.err)
+		return fmt.Sprintf("%s is truncated: its %s data ends early, want %s (%v)", member, name, want, de.err)
 	case errors.As(err, &de):
-		return fmt.Sprintf("%s is not valid %s data, want %s (%v)", member, compressionNames[comp], want, de.err)
+		return fmt.Sprintf("%s is not valid %s data, want %s (%v)", member, name, want, de.err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("%s is truncated or not a tar archive: the tar data ends early, want %s (%v)", member, want, err)
-	case errors.Is(err, tar.ErrHeader):
+	case errors.Is(err, tar.ErrHeader) && comp == "":
 		return fmt.Sprintf("%s is not a tar archive, want %s (%v)", member, want, err)
+	case errors.Is(err, tar.ErrHeader):
+		return fmt.Sprintf("%s does not hold a valid tar archive (its %s data is corrupt, or is not a tar), want %s (%v)", member, name, want, err)
 	}
 	return fmt.Sprintf("%s: %v", member, err)
 }

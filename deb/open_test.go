@@ -2,6 +2,7 @@ package deb
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"os"
@@ -89,12 +90,36 @@ func TestOpenMalformed(t *testing.T) {
 	whole, _ := Open(bytes.NewReader(good), int64(len(good)))
 	ctl := string(good[8+60+4+60 : whole.dataOff-60])
 	data := string(good[whole.dataOff : whole.dataOff+whole.dataSize])
+	xzDeb, err := testdeb.Build(testdeb.Package{Name: "ok", Compression: "xz", Files: []testdeb.File{{Path: "a", Body: strings.Repeat("xz body ", 4000)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xzWhole, _ := Open(bytes.NewReader(xzDeb), int64(len(xzDeb)))
+	xzData := string(xzDeb[xzWhole.dataOff : xzWhole.dataOff+xzWhole.dataSize])
+	corruptXZ := []byte(xzData)
+	for i := len(corruptXZ) / 3; i < len(corruptXZ)/3+16; i++ {
+		corruptXZ[i] ^= 0x55
+	}
+	var gzNotTar bytes.Buffer
+	zw := gzip.NewWriter(&gzNotTar)
+	zw.Write(bytes.Repeat([]byte("this is not a tar archive\n"), 100))
+	zw.Close()
+	notTar := strings.Repeat("this is not a tar archive\n", 100)
 	tests := []struct {
 		name, want string
 		deb        []byte
 		atData     bool // the error only shows while reading data.tar
 	}{
 		{"bad magic", "bad ar magic", append([]byte("!<arkh>\n"), good[8:]...), false},
+		// Issue 10, defect 12: each names the file and what was expected.
+		{"text file", "not an ar archive, which a Debian binary package is", []byte("Hello, I am a text file\n"), false},
+		{"empty file", "not an ar archive", nil, false},
+		{"data not a tar", "data.tar is not a tar archive, want an uncompressed tar archive", ar("debian-binary", "2.0\n", "control.tar.gz", ctl, "data.tar", notTar), true},
+		{"gzip data not a tar", "data.tar.gz does not hold a valid tar archive (its gzip data is corrupt, or is not a tar), want a gzip-compressed tar archive", ar("debian-binary", "2.0\n", "control.tar.gz", ctl, "data.tar.gz", gzNotTar.String()), true},
+		{"data not gzip", "data.tar.gz is not valid gzip data, want a gzip-compressed tar archive", ar("debian-binary", "2.0\n", "control.tar.gz", ctl, "data.tar.gz", notTar), true},
+		{"corrupt xz", "data.tar.xz does not hold a valid tar archive (its xz data is corrupt, or is not a tar), want an xz-compressed tar archive", ar("debian-binary", "2.0\n", "control.tar.gz", ctl, "data.tar.xz", string(corruptXZ)), true},
+		{"truncated xz", "data.tar.xz is not valid xz data, want an xz-compressed tar archive (xz: data is truncated or corrupt)", ar("debian-binary", "2.0\n", "control.tar.gz", ctl, "data.tar.xz", xzData[:len(xzData)/2]), true},
+		{"control not gzip", "control.tar.gz is not valid gzip data", ar("debian-binary", "2.0\n", "control.tar.gz", notTar, "data.tar", data), false},
 		{"truncated ar", "truncated", good[:len(good)-100], false},
 		{"missing data", "missing data.tar", ar("debian-binary", "2.0\n", "control.tar.gz", ctl), false},
 		{"missing control", "missing control.tar", ar("debian-binary", "2.0\n", "data.tar", data), false},

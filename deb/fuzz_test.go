@@ -1,0 +1,75 @@
+package deb
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/apt-ostree/apt-ostree/internal/testdeb"
+)
+
+// FuzzOpen feeds the .deb reader (ar container, control.tar, data.tar in
+// every compression) arbitrary bytes: it must never panic or hang, and
+// every error about the input must wrap ErrFormat.
+func FuzzOpen(f *testing.F) {
+	for _, comp := range []string{"none", "gz", "xz", "zst"} {
+		for _, p := range []testdeb.Package{
+			{Name: "seed", Compression: comp, Conffiles: []string{"/etc/seed.conf"}, Triggers: "interest /usr/lib/seed\n",
+				Scripts: map[string]string{"postinst": "#!/bin/sh\n"},
+				Files: []testdeb.File{
+					{Path: "etc/seed.conf", Body: "x=1\n"},
+					{Path: "usr/bin/seed", Mode: 0o755, Body: "#!/bin/sh\necho seed\n"},
+					{Path: "usr/bin/seed2", Type: tar.TypeLink, Link: "usr/bin/seed"},
+					{Path: "usr/sbin/seed", Type: tar.TypeSymlink, Link: "../bin/seed"},
+					{Path: "dev/seed", Type: tar.TypeChar, Mode: 0o600, Devmajor: 1, Devminor: 1},
+				}},
+			{Name: "empty", Compression: comp, NoMD5sums: true},
+		} {
+			b, err := testdeb.Build(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("!<arch>\n"))
+	f.Add(ar("debian-binary", "2.0\n", "control.tar", "", "data.tar", ""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("Open error does not wrap ErrFormat: %v", err)
+			}
+			return
+		}
+		_ = StatusStanza(&Unpacked{Package: p, Conffiles: p.Conffiles})
+		d, err := p.Data()
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("Data error does not wrap ErrFormat: %v", err)
+			}
+			return
+		}
+		defer d.Close()
+		for {
+			h, err := d.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if err := p.dataError(err); !errors.Is(err, ErrFormat) {
+					t.Fatalf("data error does not wrap ErrFormat: %v", err)
+				}
+				return
+			}
+			if _, err := cleanMember(h.Name); err != nil && !errors.Is(err, ErrUnsafePath) {
+				t.Fatalf("cleanMember(%q): %v", h.Name, err)
+			}
+			if _, err := io.Copy(io.Discard, formatReader{d.Reader, p}); err != nil && !errors.Is(err, ErrFormat) {
+				t.Fatalf("body read error does not wrap ErrFormat: %v", err)
+			}
+		}
+	})
+}
