@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
@@ -69,7 +69,7 @@ func closeSandbox(sb *Sandbox, err *error) {
 
 func configure(ctx context.Context, sb *Sandbox, opts Options) error {
 	log := opts.logger()
-	pkgs, err := readStatus(sb.root)
+	db, pkgs, err := readStatus(sb.root)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func configure(ctx context.Context, sb *Sandbox, opts Options) error {
 	log.Info("assemble: running preinsts", "packages", len(order))
 	if err := opts.phase("preinst", func() error {
 		for _, p := range order {
-			if err := runPreinst(ctx, sb, p, dpkgVersion); err != nil {
+			if err := runPreinst(ctx, sb, db, p, dpkgVersion); err != nil {
 				return err
 			}
 		}
@@ -175,8 +175,8 @@ func runningDpkgVersion(ctx context.Context, sb *Sandbox, pkgs []pkgState) (stri
 
 // runPreinst runs one preinst the way dpkg does before unpacking (spec
 // §2.1, pitfall 10: dpkg-maintscript-helper needs the DPKG_* variables).
-func runPreinst(ctx context.Context, sb *Sandbox, p pkgState, dpkgVersion string) error {
-	script := "/var/lib/dpkg/info/" + p.ID() + ".preinst"
+func runPreinst(ctx context.Context, sb *Sandbox, db *deb.Database, p pkgState, dpkgVersion string) error {
+	script := "/" + db.InfoPath(p.inst, "preinst")
 	host, err := rootpath.ResolveFollow(sb.root, script)
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func runPreinst(ctx context.Context, sb *Sandbox, p pkgState, dpkgVersion string
 		"DPKG_MAINTSCRIPT_ARCH=" + p.Arch,
 		"DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
 		"DPKG_RUNNING_VERSION=" + dpkgVersion,
-		"DPKG_ADMINDIR=/var/lib/dpkg",
+		"DPKG_ADMINDIR=/" + db.Dir(),
 		"DPKG_ROOT=",
 		"DPKG_FORCE=downgrade,security-mac,unsafe-io,confdef,confold",
 	}})
@@ -306,7 +306,7 @@ func audit(ctx context.Context, sb *Sandbox) error {
 	if s := strings.TrimSpace(string(out)); s != "" {
 		return fmt.Errorf("%s after dpkg --configure -a in %s: %w:\n%s", "dpkg --audit", sb.root, ErrAudit, s)
 	}
-	pkgs, err := readStatus(sb.root)
+	_, pkgs, err := readStatus(sb.root)
 	if err != nil {
 		return err
 	}
@@ -320,9 +320,4 @@ func audit(ctx context.Context, sb *Sandbox) error {
 		return fmt.Errorf("after dpkg --configure -a in %s: %w: not installed: %s", sb.root, ErrAudit, strings.Join(bad, ", "))
 	}
 	return nil
-}
-
-// infoPath is the host path of a package's info file ("list", "md5sums").
-func infoPath(root string, p pkgState, member string) string {
-	return filepath.Join(root, "var/lib/dpkg/info", p.ID()+"."+member)
 }

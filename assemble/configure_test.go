@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
 )
 
@@ -26,7 +27,7 @@ func TestConfigureMinimal(t *testing.T) {
 			if got := readFile(t, filepath.Join(root, "var/hello-postinst")); got != "configured configure \n" {
 				t.Errorf("postinst saw %q", got)
 			}
-			if st := readFile(t, filepath.Join(root, statusFile)); !strings.Contains(st, "Status: install ok installed") {
+			if st := readFile(t, filepath.Join(root, deb.AdminDir, "status")); !strings.Contains(st, "Status: install ok installed") {
 				t.Errorf("status:\n%s", st)
 			}
 		})

@@ -1,17 +1,15 @@
 package assemble
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
@@ -46,7 +44,7 @@ func (s RemoveFromPackagesStep) Verify() error {
 }
 
 func (s RemoveFromPackagesStep) Run(ctx context.Context, sb *Sandbox) error {
-	pkgs, err := readStatus(sb.root)
+	db, pkgs, err := readStatus(sb.root)
 	if err != nil {
 		return err
 	}
@@ -66,7 +64,7 @@ func (s RemoveFromPackagesStep) Run(ctx context.Context, sb *Sandbox) error {
 			res = append(res, regexp.MustCompile(p))
 		}
 		for _, p := range match {
-			if err := removeFromPackage(sb.root, p, res); err != nil {
+			if err := removeFromPackage(sb.root, db, p.inst, res); err != nil {
 				return fmt.Errorf("package %s: %w", p.ID(), err)
 			}
 		}
@@ -74,9 +72,8 @@ func (s RemoveFromPackagesStep) Run(ctx context.Context, sb *Sandbox) error {
 	return nil
 }
 
-func removeFromPackage(root string, p pkgState, res []*regexp.Regexp) error {
-	listPath := infoPath(root, p, "list")
-	list, err := os.ReadFile(listPath)
+func removeFromPackage(root string, db *deb.Database, p *deb.Installed, res []*regexp.Regexp) error {
+	paths, err := db.Files(p)
 	if err != nil {
 		return err
 	}
@@ -88,7 +85,6 @@ func removeFromPackage(root string, p pkgState, res []*regexp.Regexp) error {
 		}
 		return false
 	}
-	paths := strings.Split(strings.TrimRight(string(list), "\n"), "\n")
 	removed := map[string]bool{}
 	var dirs []string
 	for _, path := range paths {
@@ -129,90 +125,26 @@ func removeFromPackage(root string, p pkgState, res []*regexp.Regexp) error {
 	if len(removed) == 0 {
 		return nil
 	}
-	var kept bytes.Buffer
+	var kept []string
 	for _, path := range paths {
 		if !removed[path] {
-			kept.WriteString(path + "\n")
+			kept = append(kept, path)
 		}
 	}
-	if err := rewriteInfo(listPath, kept.Bytes()); err != nil {
+	// SetFiles drops the paths from .md5sums too.
+	if err := db.SetFiles(p, kept); err != nil {
 		return err
 	}
-	sumsPath := infoPath(root, p, "md5sums")
-	if sums, err := os.ReadFile(sumsPath); err == nil {
-		var out bytes.Buffer
-		sc := bufio.NewScanner(bytes.NewReader(sums))
-		for sc.Scan() {
-			line := sc.Text()
-			if _, path, ok := strings.Cut(line, "  "); ok && removed["/"+path] {
-				continue
-			}
-			out.WriteString(line + "\n")
-		}
-		if err := rewriteInfo(sumsPath, out.Bytes()); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	var gone []string
+	var conff []deb.Conffile
 	for _, c := range p.Conffiles {
-		if removed[c] {
-			gone = append(gone, c)
+		if !removed[c.Path] {
+			conff = append(conff, c)
 		}
 	}
-	if len(gone) > 0 {
-		return dropConffiles(root, p, gone)
+	if len(conff) == len(p.Conffiles) {
+		return nil
 	}
-	return nil
-}
-
-func rewriteInfo(p string, data []byte) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(p, data, fi.Mode().Perm())
-}
-
-// dropConffiles removes paths from the Conffiles field of p's status
-// stanza, editing the file's text so every other byte stays as dpkg wrote it.
-func dropConffiles(root string, p pkgState, paths []string) error {
-	statusPath := filepath.Join(root, statusFile)
-	b, err := os.ReadFile(statusPath)
-	if err != nil {
-		return err
-	}
-	drop := map[string]bool{}
-	for _, c := range paths {
-		drop[c] = true
-	}
-	stanzas := strings.Split(string(b), "\n\n")
-	for i, st := range stanzas {
-		f, err := parseDeb822([]byte(st))
-		if err != nil || len(f) != 1 || f[0]["package"] != p.Name || f[0]["architecture"] != p.Arch {
-			continue
-		}
-		var out []string
-		inConffiles := false
-		for _, line := range strings.Split(st, "\n") {
-			if !strings.HasPrefix(line, " ") {
-				inConffiles = strings.HasPrefix(strings.ToLower(line), "conffiles:")
-			} else if inConffiles {
-				if w := strings.Fields(line); len(w) > 0 && drop[w[0]] {
-					continue
-				}
-			}
-			out = append(out, line)
-		}
-		stanzas[i] = strings.Join(out, "\n")
-		// A Conffiles field left without entries is dropped too.
-		stanzas[i] = regexp.MustCompile(`(?m)^Conffiles:[ \t]*\n(?:([A-Z]))`).ReplaceAllString(stanzas[i], "$1")
-		stanzas[i] = strings.TrimSuffix(stanzas[i], "\nConffiles:")
-	}
-	fi, err := os.Stat(statusPath)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(statusPath, []byte(strings.Join(stanzas, "\n\n")), fi.Mode().Perm())
+	changed := *p
+	changed.Conffiles = conff
+	return db.UpdateStatus([]*deb.Installed{&changed})
 }

@@ -1,16 +1,12 @@
 package assemble
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-)
 
-const statusFile = "var/lib/dpkg/status"
+	"github.com/apt-ostree/apt-ostree/deb"
+)
 
 // pkgState is what assemble needs of one status stanza.
 type pkgState struct {
@@ -18,7 +14,7 @@ type pkgState struct {
 	Want, Flag, State              string // the three words of Status
 	ConfigVersion                  string
 	PreDepends, Provides           string
-	Conffiles                      []string // absolute paths
+	inst                           *deb.Installed
 }
 
 // ID is "name" or, for Multi-Arch: same, "name:arch" (dpkg's info file prefix).
@@ -29,75 +25,23 @@ func (p pkgState) ID() string {
 	return p.Name
 }
 
-// readStatus parses the root's var/lib/dpkg/status.
-func readStatus(root string) ([]pkgState, error) {
-	b, err := os.ReadFile(filepath.Join(root, statusFile))
+// readStatus opens the root's dpkg database (wherever package deb finds
+// it) and returns its stanzas.
+func readStatus(root string) (*deb.Database, []pkgState, error) {
+	db, err := deb.OpenDatabase(root)
 	if err != nil {
-		return nil, fmt.Errorf("read dpkg database: %w (unpack the packages first)", err)
+		return nil, nil, fmt.Errorf("read dpkg database: %w (unpack the packages first)", err)
 	}
-	paras, err := parseDeb822(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(root, statusFile), err)
+	var out []pkgState
+	for _, p := range db.Packages() {
+		out = append(out, pkgState{
+			Name: p.Name, Arch: p.Arch, Version: p.Version, MultiArch: p.MultiArch,
+			Want: p.Want, Flag: p.Flag, State: p.State, ConfigVersion: p.ConfigVersion,
+			PreDepends: p.Control.Get("Pre-Depends"), Provides: p.Control.Get("Provides"),
+			inst: p,
+		})
 	}
-	out := make([]pkgState, 0, len(paras))
-	for i, f := range paras {
-		st := strings.Fields(f["status"])
-		if f["package"] == "" || len(st) != 3 {
-			return nil, fmt.Errorf("%s: stanza %d (%q): missing Package or bad Status %q", filepath.Join(root, statusFile), i+1, f["package"], f["status"])
-		}
-		p := pkgState{
-			Name: f["package"], Arch: f["architecture"], Version: f["version"], MultiArch: f["multi-arch"],
-			Want: st[0], Flag: st[1], State: st[2], ConfigVersion: f["config-version"],
-			PreDepends: f["pre-depends"], Provides: f["provides"],
-		}
-		for _, line := range strings.Split(f["conffiles"], "\n") {
-			if w := strings.Fields(line); len(w) > 0 {
-				p.Conffiles = append(p.Conffiles, w[0])
-			}
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// parseDeb822 splits b into paragraphs of lower-cased field name -> value
-// (continuation lines joined with "\n", leading space removed).
-func parseDeb822(b []byte) ([]map[string]string, error) {
-	var out []map[string]string
-	var cur map[string]string
-	var last string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			cur, last = nil, ""
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if cur == nil || last == "" {
-				return nil, fmt.Errorf("line %d: continuation line outside a field", n)
-			}
-			cur[last] += "\n" + strings.TrimSpace(line)
-			continue
-		}
-		if line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not a field", n, line)
-		}
-		if cur == nil {
-			cur = map[string]string{}
-			out = append(out, cur)
-		}
-		last = strings.ToLower(k)
-		cur[last] = strings.TrimSpace(v)
-	}
-	return out, sc.Err()
+	return db, out, nil
 }
 
 // depNames returns, per comma-separated group of a dependency field, the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
 )
 
@@ -72,7 +73,7 @@ func TestApplySteps(t *testing.T) {
 	if sums := readFile(t, filepath.Join(root, "var/lib/dpkg/info/docs.md5sums")); strings.Contains(sums, "usr/share/doc/") || !strings.Contains(sums, "usr/bin/keep") {
 		t.Errorf("docs.md5sums:\n%s", sums)
 	}
-	status := readFile(t, filepath.Join(root, statusFile))
+	status := readFile(t, filepath.Join(root, deb.AdminDir, "status"))
 	if strings.Contains(status, "/etc/docs.conf ") || !strings.Contains(status, "/etc/docs-keep.conf ") {
 		t.Errorf("status conffiles:\n%s", status)
 	}

@@ -13,13 +13,13 @@ func TestMoveDpkgDatabase(t *testing.T) {
 		err  string
 	}{
 		{name: "move", tree: []entry{
-			file("var/lib/dpkg/status", "s"), file("var/lib/dpkg/alternatives/awk", "a"), dir("var/lib/dpkg/updates", 0),
+			file("var/lib/dpkg/status", dashStatus), file("var/lib/dpkg/alternatives/awk", "a"), dir("var/lib/dpkg/updates", 0),
 		}},
 		{name: "already moved", tree: []entry{
-			file("usr/share/dpkg/database/status", "s"), file("usr/share/dpkg/database/alternatives/awk", "a"),
+			file("usr/share/dpkg/database/status", dashStatus), file("usr/share/dpkg/database/alternatives/awk", "a"),
 		}},
-		{name: "interrupted dpkg", tree: []entry{file("var/lib/dpkg/status", "s"), file("var/lib/dpkg/updates/0001", "")}, err: "dpkg was interrupted"},
-		{name: "both", tree: []entry{file("var/lib/dpkg/status", "s"), file("usr/share/dpkg/database/status", "s")}, err: "remove one"},
+		{name: "interrupted dpkg", tree: []entry{file("var/lib/dpkg/status", dashStatus), file("var/lib/dpkg/updates/0001", "")}, err: "dpkg was interrupted"},
+		{name: "both", tree: []entry{file("var/lib/dpkg/status", dashStatus), file("usr/share/dpkg/database/status", dashStatus)}, err: "remove one"},
 		{name: "none", tree: []entry{dir("var/lib", 0)}, err: "no dpkg database"},
 	}
 	for _, tc := range tests {
@@ -31,7 +31,7 @@ func TestMoveDpkgDatabase(t *testing.T) {
 			if err == nil {
 				wantTree(t, root, map[string]string{
 					"var/lib/dpkg":                             "",
-					"usr/share/dpkg/database/status":           "f 0644 s",
+					"usr/share/dpkg/database/status":           "f 0644 " + dashStatus,
 					"usr/share/dpkg/database/alternatives/awk": "f 0644 a",
 				})
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/deb"
 )
 
 // etcDir is where /etc lives in root: usr/etc once renameEtc has run, etc
@@ -134,29 +136,20 @@ func removeStrayPolicyRCD(r rootfs, dpkg string, opts Options) error {
 	return r.removeAll(policyRCD)
 }
 
-// dpkgOwns reports whether a package's file list (info/*.list) names p.
+// dpkgOwns reports whether an installed package's file list names p.
 func dpkgOwns(r rootfs, dpkg, p string) (bool, error) {
 	if dpkg == "" {
 		return false, nil
 	}
-	names, err := r.readDirNames(path.Join(dpkg, "info"))
+	db, err := deb.OpenDatabase(string(r))
 	if err != nil {
 		return false, err
 	}
 	// Before the usr merge a package may list the file under /sbin.
-	alt := strings.Replace(p, "/usr/sbin/", "/sbin/", 1)
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".list") {
-			continue
-		}
-		data, _, err := r.readFile(path.Join(dpkg, "info", n))
-		if err != nil {
-			return false, err
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if line == p || line == alt {
-				return true, nil
-			}
+	for _, q := range []string{p, strings.Replace(p, "/usr/sbin/", "/sbin/", 1)} {
+		owners, err := db.Owners(q)
+		if err != nil || len(owners) > 0 {
+			return len(owners) > 0, err
 		}
 	}
 	return false, nil

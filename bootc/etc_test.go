@@ -31,6 +31,9 @@ func TestRenameEtc(t *testing.T) {
 	}
 }
 
+// dashStatus is a status file with one installed package.
+const dashStatus = "Package: dash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.5.12-12\n"
+
 func TestCleanupLeftoverFiles(t *testing.T) {
 	tests := []struct {
 		name string
@@ -43,7 +46,7 @@ func TestCleanupLeftoverFiles(t *testing.T) {
 				file("usr/etc/passwd", "p"), file("usr/etc/passwd-", "old"), file("usr/etc/.pwd.lock", ""),
 				file("usr/etc/group-", ""), file("usr/etc/shadow-", ""), file("usr/etc/gshadow-", ""),
 				file("usr/etc/subuid-", ""), file("usr/etc/subgid-", ""),
-				file("var/lib/dpkg/status", "s"), file("var/lib/dpkg/status-old", ""), file("var/lib/dpkg/diversions-old", ""),
+				file("var/lib/dpkg/status", dashStatus), file("var/lib/dpkg/status-old", ""), file("var/lib/dpkg/diversions-old", ""),
 				file("var/lib/dpkg/lock", ""), file("var/lib/dpkg/lock-frontend", ""), file("var/lib/dpkg/triggers/Lock", ""),
 				file("var/lib/dpkg/triggers/File", "f"),
 				file("var/lib/apt/lists/deb_dists_trixie_InRelease", ""), file("var/lib/apt/lists/lock", ""),
@@ -56,7 +59,7 @@ func TestCleanupLeftoverFiles(t *testing.T) {
 			want: map[string]string{
 				"usr/etc/passwd": "f 0644 p", "usr/etc/passwd-": "", "usr/etc/.pwd.lock": "", "usr/etc/group-": "",
 				"usr/etc/shadow-": "", "usr/etc/gshadow-": "", "usr/etc/subuid-": "", "usr/etc/subgid-": "",
-				"var/lib/dpkg/status": "f 0644 s", "var/lib/dpkg/status-old": "", "var/lib/dpkg/diversions-old": "",
+				"var/lib/dpkg/status": "f 0644 " + dashStatus, "var/lib/dpkg/status-old": "", "var/lib/dpkg/diversions-old": "",
 				"var/lib/dpkg/lock": "", "var/lib/dpkg/lock-frontend": "", "var/lib/dpkg/triggers/Lock": "",
 				"var/lib/dpkg/triggers/File":                   "f 0644 f",
 				"var/lib/apt/lists/deb_dists_trixie_InRelease": "",
@@ -75,6 +78,7 @@ func TestCleanupLeftoverFiles(t *testing.T) {
 			name: "packaged policy-rc.d and moved dpkg database",
 			tree: []entry{
 				file("usr/etc/passwd", "p"),
+				file("usr/share/dpkg/database/status", "Package: policy-rcd-declarative\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n"),
 				file("usr/share/dpkg/database/status-old", ""),
 				file("usr/share/dpkg/database/info/policy-rcd-declarative.list", "/usr\n/usr/sbin\n/usr/sbin/policy-rc.d\n"),
 				file("usr/sbin/policy-rc.d", "x"),
