@@ -1,12 +1,13 @@
 package lint
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/deb"
 )
 
 // debianLints are apt-ostree's own checks for what Debian-built bootc images get wrong.
@@ -27,127 +28,48 @@ var debianLints = []lintDef{
 		Description: "Check for build-time diversions left behind (start-stop-daemon.REAL, initctl.REAL):\nbootstrap tools divert these to no-op stubs while packages are configured, and a\nleftover stub silently stops daemons from starting.\n"}, checkBuildDiversions},
 }
 
-// dpkgStatusFiles are where the dpkg database may live: the usual path, and
-// where apt-ostree's OSTree layout moves it.
-var dpkgStatusFiles = []string{"var/lib/dpkg/status", "usr/share/dpkg/database/status"}
-
 func checkDpkgDB(t *tree, cfg *config) ([]string, error) {
-	var msg []string
-	found := map[string]bool{}
-	for _, f := range dpkgStatusFiles {
-		fi, ok, err := t.stat(f)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		real, err := t.resolve(f, true)
-		if err != nil {
-			return nil, err
-		}
-		if found[real] {
-			continue // one is a symlink to the other
-		}
-		found[real] = true
-		if !fi.Mode().IsRegular() {
-			msg = append(msg, fmt.Sprintf("/%s is not a regular file", f))
-			continue
-		}
-		data, _, err := t.readFile(f)
-		if err != nil {
-			return nil, err
-		}
-		bad, err := dpkgNotInstalled(data)
-		if err != nil {
-			msg = append(msg, fmt.Sprintf("Parsing /%s: %v", f, err))
-			continue
-		}
-		msg = append(msg, cfg.items(fmt.Sprintf("Found packages in /%s that are not \"install ok installed\"", f), bad)...)
-		journal, err := dpkgJournal(t, path.Join(path.Dir(f), "updates"))
-		if err != nil {
-			return nil, err
-		}
-		msg = append(msg, cfg.items(fmt.Sprintf("Found pending dpkg journal entries (an interrupted dpkg run) in /%s/updates", path.Dir(f)), journal)...)
-	}
-	if len(found) == 0 {
+	db, err := deb.OpenDatabaseFS(t.fsys)
+	if errors.Is(err, deb.ErrNoDatabase) {
 		// Only a tree that has dpkg is expected to have its database.
 		for _, bin := range []string{"usr/bin/dpkg", "bin/dpkg"} {
 			if _, ok, err := t.lstat(bin); err != nil || ok {
 				if err != nil {
 					return nil, err
 				}
-				return fail("Missing dpkg database: none of /%s exists", strings.Join(dpkgStatusFiles, ", /"))
-			}
-		}
-	}
-	return msg, nil
-}
-
-// dpkgNotInstalled parses a dpkg status file (deb822 paragraphs) and returns
-// "package: status" for each package whose Status is not "install ok installed".
-func dpkgNotInstalled(data []byte) ([]string, error) {
-	var bad []string
-	for i, para := range bytes.Split(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
-		fields := map[string]string{}
-		last := ""
-		for _, line := range strings.Split(string(para), "\n") {
-			switch {
-			case strings.TrimSpace(line) == "":
-				continue
-			case line[0] == ' ' || line[0] == '\t':
-				if last == "" {
-					return nil, fmt.Errorf("paragraph %d: continuation line before any field: %q", i+1, line)
+				var files []string
+				for _, d := range deb.AdminDirs {
+					files = append(files, "/"+d+"/status")
 				}
-				continue
+				return fail("Missing dpkg database: none of %s exists", strings.Join(files, ", "))
 			}
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				return nil, fmt.Errorf("paragraph %d: line is not a field: %q", i+1, line)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return fail("Reading the dpkg database: %v", err)
+	}
+	var bad []string
+	for _, p := range db.Packages() {
+		if p.Want != "install" || p.Flag != "ok" || p.State != "installed" {
+			name := p.Name
+			if p.Arch != "" && p.Arch != "all" {
+				name += ":" + p.Arch
 			}
-			last = strings.ToLower(k)
-			fields[last] = strings.TrimSpace(v)
-		}
-		if len(fields) == 0 {
-			continue
-		}
-		name := fields["package"]
-		if name == "" {
-			return nil, fmt.Errorf("paragraph %d has no Package field", i+1)
-		}
-		if a := fields["architecture"]; a != "" && a != "all" {
-			name += ":" + a
-		}
-		status, ok := fields["status"]
-		if !ok {
-			return nil, fmt.Errorf("package %s has no Status field", name)
-		}
-		if strings.Join(strings.Fields(status), " ") != "install ok installed" {
-			bad = append(bad, name+": "+status)
+			bad = append(bad, name+": "+p.Control.Get("Status"))
 		}
 	}
 	sort.Strings(bad)
-	return bad, nil
-}
-
-// dpkgJournal lists files in dpkg's updates directory (ignoring "tmp.i",
-// which dpkg keeps as scratch space).
-func dpkgJournal(t *tree, dir string) ([]string, error) {
-	ok, err := t.isDir(dir)
-	if err != nil || !ok {
-		return nil, err
-	}
-	ents, err := t.readDir(dir)
+	msg := cfg.items(fmt.Sprintf("Found packages in /%s/status that are not \"install ok installed\"", db.Dir()), bad)
+	pending, err := db.PendingJournal()
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, e := range ents {
-		if e.Name() != "tmp.i" {
-			out = append(out, quotePath("/"+dir+"/"+e.Name()))
-		}
+	var journal []string
+	for _, j := range pending {
+		journal = append(journal, quotePath("/"+db.Dir()+"/updates/"+j))
 	}
-	return out, nil
+	return append(msg, cfg.items(fmt.Sprintf("Found pending dpkg journal entries (an interrupted dpkg run) in /%s/updates", db.Dir()), journal)...), nil
 }
 
 func checkAptCache(t *tree, cfg *config) ([]string, error) {

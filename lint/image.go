@@ -9,12 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/apt-ostree/apt-ostree/deb"
 )
 
 // ImageFS is the flattened root filesystem of an OCI image, indexed in memory
@@ -64,8 +65,14 @@ var cachedPrefixes = []string{
 }
 
 func cacheLimit(name string) int64 {
-	if slices.Contains(dpkgStatusFiles, name) {
-		return maxCachedStatus
+	// The dpkg-db lint reads the database's status and arch files.
+	for _, d := range deb.AdminDirs {
+		switch name {
+		case d + "/status":
+			return maxCachedStatus
+		case d + "/arch":
+			return maxCachedFile
+		}
 	}
 	for _, p := range cachedPrefixes {
 		if strings.HasPrefix(name, p) {
