@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/apt-ostree/apt-ostree/deb"
 )
 
 // MirrorEnv is the environment variable that names the Debian mirror for
@@ -112,50 +114,29 @@ func parseOneLineSources(data []byte, file string) ([]HostSource, error) {
 }
 
 func parseDeb822Sources(data []byte, file string) ([]HostSource, error) {
+	paras, err := deb.ParseParagraphs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	var out []HostSource
-	fields := map[string]string{}
-	var last string
-	flush := func() {
-		if len(fields) == 0 {
-			return
-		}
-		s := HostSource{
-			Types: strings.Fields(fields["types"]), URIs: strings.Fields(fields["uris"]),
-			Suites: strings.Fields(fields["suites"]), Components: strings.Fields(fields["components"]),
-			SignedBy: strings.TrimSpace(fields["signed-by"]),
-			Enabled:  !strings.EqualFold(strings.TrimSpace(fields["enabled"]), "no"), File: file,
-		}
-		out = append(out, s)
-		fields = map[string]string{}
-		last = ""
+	for _, p := range paras {
+		out = append(out, HostSource{
+			Types: strings.Fields(p.Get("Types")), URIs: strings.Fields(p.Get("URIs")),
+			Suites: strings.Fields(p.Get("Suites")), Components: strings.Fields(p.Get("Components")),
+			SignedBy: trimLines(p.Get("Signed-By")),
+			Enabled:  !strings.EqualFold(strings.TrimSpace(p.Get("Enabled")), "no"), File: file,
+		})
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.TrimSpace(line) == "" {
-			flush()
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if last == "" {
-				return nil, fmt.Errorf("%s:%d: continuation line outside a field", file, n)
-			}
-			fields[last] += "\n" + strings.TrimSpace(line)
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: malformed line %q", file, n, line)
-		}
-		last = strings.ToLower(strings.TrimSpace(k))
-		fields[last] = strings.TrimSpace(v)
+	return out, nil
+}
+
+// trimLines trims every line of a multi-line field value (an inline key).
+func trimLines(v string) string {
+	lines := strings.Split(v, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
 	}
-	flush()
-	return out, sc.Err()
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // Mirrors are the Debian archive URLs found in the host's apt sources.
