@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ulikunitz/xz"
+	"github.com/xi2/xz"
 )
 
 // benchIndex returns a real Packages index: $APT_OSTREE_BENCH_INDEX (plain
@@ -28,7 +28,7 @@ func benchIndex(b *testing.B) []byte {
 		b.Fatal(err)
 	}
 	if strings.HasSuffix(p, ".xz") {
-		r, err := xz.NewReader(bytes.NewReader(data))
+		r, err := xz.NewReader(bytes.NewReader(data), 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/xi2/xz"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -498,7 +498,9 @@ func decompressAll(ext string, in io.Reader, max int64) ([]byte, error) {
 	case "":
 		r = in
 	case ".xz":
-		xr, err := xz.NewReader(bufio.NewReaderSize(in, 1<<16))
+		// xi2/xz, the module's one xz decoder (deb.BenchmarkXZ: about 1.3x
+		// less CPU than ulikunitz/xz); 0 caps the dictionary at 64 MiB.
+		xr, err := xz.NewReader(bufio.NewReaderSize(in, 1<<16), 0)
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	xi2xz "github.com/xi2/xz"
 
 	"github.com/apt-ostree/apt-ostree/apt"
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
@@ -742,7 +743,7 @@ func Decompress(kind string, b []byte) ([]byte, error) {
 		_, err = out.ReadFrom(r)
 		return out.Bytes(), err
 	case "xz":
-		r, err := xz.NewReader(bytes.NewReader(b))
+		r, err := xi2xz.NewReader(bytes.NewReader(b), 0)
 		if err != nil {
 			return nil, err
 		}
