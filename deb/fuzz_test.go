@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
@@ -70,6 +71,36 @@ func FuzzOpen(f *testing.F) {
 			if _, err := io.Copy(io.Discard, formatReader{d.Reader, p}); err != nil && !errors.Is(err, ErrFormat) {
 				t.Fatalf("body read error does not wrap ErrFormat: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzParseParagraphs checks the module's one deb822 reader: whatever it
+// accepts, written back the way the status file is written, parses to the
+// same paragraphs.
+func FuzzParseParagraphs(f *testing.F) {
+	f.Add([]byte("Package: a\nStatus: install ok installed\nConffiles:\n /etc/a 0123 obsolete\nDescription: x\n y\n .\n z\n\nPackage: b\n"))
+	f.Add([]byte("# comment\nTypes: deb\nURIs: http://127.0.0.1/debian\n# inside\nSuites: trixie\n\n\n"))
+	f.Add([]byte("A: \n \tb\nC:d\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		paras, err := ParseParagraphs(b)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		for _, p := range paras {
+			if len(p.Fields) == 0 {
+				t.Fatal("empty paragraph returned")
+			}
+			out.Write(renderControl(p))
+			out.WriteByte('\n')
+		}
+		again, err := ParseParagraphs(out.Bytes())
+		if err != nil {
+			t.Fatalf("rendered paragraphs do not parse: %v\n%q", err, out.Bytes())
+		}
+		if !reflect.DeepEqual(again, paras) {
+			t.Fatalf("round trip changed the paragraphs:\n%q\n%q", paras, again)
 		}
 	})
 }

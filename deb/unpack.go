@@ -379,8 +379,10 @@ func (u *unpacker) extract(st *pkgState, tr io.Reader, h *tar.Header, buf []byte
 		// Never made on the build host (a device node in a package is a
 		// way to reach the host's hardware from the image); recorded
 		// for tmpfiles.d instead.
-		st.devices = append(st.devices, deviceOf(line, h))
+		d := deviceOf(line, h)
+		st.devices = append(st.devices, d)
 		st.entries = append(st.entries, entry{line: line, rel: rel})
+		u.log.Warn("device node in package not created", "package", st.p.Name(), "path", line, "tmpfiles", d.TmpfilesLine())
 		return nil
 	case tar.TypeLink:
 		if trel, err := cleanMember(h.Linkname); err == nil && st.filtered[trel] {
