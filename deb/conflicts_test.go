@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -322,5 +323,79 @@ func TestFnmatch(t *testing.T) {
 		if got := fnmatch(tt.pattern, tt.name); got != tt.match {
 			t.Errorf("fnmatch(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.match)
 		}
+	}
+}
+
+// TestPathFiltersLikeDpkg unpacks one package with the same filters with
+// the real dpkg and with Unpack: the trees, .list and generated md5sums
+// must agree.
+func TestPathFiltersLikeDpkg(t *testing.T) {
+	needRoot(t)
+	needTool(t, "dpkg")
+	pkg := testdeb.Package{Name: "docs", NoMD5sums: true, Files: []testdeb.File{
+		{Path: "usr/bin/docs", Mode: 0o755, Body: "bin"},
+		{Path: "usr/share/doc/docs/README", Body: "readme"},
+		{Path: "usr/share/doc/docs/copyright", Body: "copyright"},
+		{Path: "usr/share/doc/docs/examples/a", Body: "a"},
+		{Path: "usr/share/doc/docs/changelog.gz", Body: "log"},
+		{Path: "usr/share/doc/docs/changelog.Debian.gz", Type: tar.TypeLink, Link: "usr/share/doc/docs/changelog.gz"},
+		{Path: "usr/share/doc/other", Type: tar.TypeSymlink, Link: "docs"},
+		{Path: "usr/share/man/man1/docs.1.gz", Body: "man"},
+		{Path: "usr/share/locale/de/LC_MESSAGES/docs.mo", Body: "de"},
+		{Path: "usr/share/locale/en_US/LC_MESSAGES/docs.mo", Body: "en"},
+	}}
+	exclude := []string{"/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"}
+	include := []string{"/usr/share/doc/*/copyright", "/usr/share/locale/en_US/*"}
+	debPath, err := testdeb.Write(t.TempDir(), pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dpkgRoot := t.TempDir()
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
+		os.MkdirAll(filepath.Join(dpkgRoot, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dpkgRoot, "var/lib/dpkg/status"), nil, 0o644)
+	args := []string{"--root=" + dpkgRoot, "--force-script-chrootless", "--unpack"}
+	for _, e := range exclude {
+		args = append(args, "--path-exclude="+e)
+	}
+	for _, i := range include {
+		args = append(args, "--path-include="+i)
+	}
+	if out, err := exec.Command("dpkg", append(args, debPath)...).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+	}
+	ours := t.TempDir()
+	res, err := Unpack(t.Context(), ours, []*Package{build(t, pkg)}, Options{PathExclude: exclude, PathInclude: include})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := func(root string) string {
+		var paths []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			rel, _ := filepath.Rel(root, p)
+			if err == nil && rel != "." && !strings.HasPrefix(rel, "var") {
+				paths = append(paths, rel+" "+d.Type().String())
+			}
+			return nil
+		})
+		return strings.Join(paths, "\n")
+	}
+	if a, b := tree(dpkgRoot), tree(ours); a != b {
+		t.Errorf("trees differ:\ndpkg:\n%s\nours:\n%s", a, b)
+	}
+	// Compared as sets: dpkg lists the symlinks of a tar that does not
+	// keep them last (dpkg-deb's order) after the other entries.
+	list, _ := os.ReadFile(filepath.Join(dpkgRoot, "var/lib/dpkg/info/docs.list"))
+	want := strings.Fields(string(list))
+	got := slices.Clone(res[0].Files)
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf(".list:\ndpkg:\n%s\nours:\n%s", want, got)
+	}
+	sums, _ := os.ReadFile(filepath.Join(dpkgRoot, "var/lib/dpkg/info/docs.md5sums"))
+	if string(sums) != string(res[0].MD5sums) {
+		t.Errorf("generated md5sums:\ndpkg:\n%s\nours:\n%s", sums, res[0].MD5sums)
 	}
 }
