@@ -204,6 +204,10 @@ func knownCompression(ext string) bool {
 	return false
 }
 
+// maxDictionary bounds the dictionary (xz, lzma; twice that for a zstd
+// window) a member may declare: 64 MiB, what xz -9 uses.
+const maxDictionary = 64 << 20
+
 // decompress wraps r in the decompressor for a member suffix.
 func decompress(ext string, r io.Reader) (io.ReadCloser, error) {
 	switch ext {
@@ -227,7 +231,10 @@ func decompress(ext string, r io.Reader) (io.ReadCloser, error) {
 		return io.NopCloser(xr), nil
 	case ".zst":
 		// One goroutine per stream: packages are already decoded in parallel.
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
+		// The window is allocated as the frame header declares it: cap
+		// it at libzstd's default limit (window log 27), which dpkg has
+		// too, so that a 13-byte member cannot make us allocate 2 GiB.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDictionary*2))
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +242,9 @@ func decompress(ext string, r io.Reader) (io.ReadCloser, error) {
 	case ".bz2":
 		return io.NopCloser(bzip2.NewReader(r)), nil
 	case ".lzma":
-		lr, err := lzma.NewReader(bufio.NewReaderSize(r, 64*1024))
+		// The dictionary is allocated as the header declares it: cap it
+		// like xz's.
+		lr, err := lzma.ReaderConfig{DictCap: maxDictionary}.NewReader(bufio.NewReaderSize(r, 64*1024))
 		if err != nil {
 			return nil, err
 		}

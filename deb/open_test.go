@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -149,5 +151,33 @@ func TestOpenMalformed(t *testing.T) {
 				t.Errorf("error %q: want the file name, %q, and ErrFormat", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecompressRefusesHugeDictionaries: a tiny member declaring a huge
+// window or dictionary is refused instead of allocated (FuzzOpen's
+// finding: 13 bytes of data.tar.zst made the reader allocate 2 GiB).
+func TestDecompressRefusesHugeDictionaries(t *testing.T) {
+	n := 1000
+	bh := uint32(n<<3 | 1<<1 | 1)                                                                      // last block, RLE, n bytes
+	zst := []byte{0x28, 0xB5, 0x2F, 0xFD, 0x00, 21 << 3, byte(bh), byte(bh >> 8), byte(bh >> 16), 'x'} // window 2 GiB
+	lz := []byte{0x5d, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}      // dictionary 2 GiB
+	for _, tt := range []struct {
+		comp string
+		data []byte
+	}{{".zst", zst}, {".lzma", lz}} {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		r, err := decompress(tt.comp, bytes.NewReader(tt.data))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		runtime.ReadMemStats(&m1)
+		if err == nil {
+			t.Errorf("%s with a 2 GiB dictionary decoded", tt.comp)
+		}
+		if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 256<<20 {
+			t.Errorf("%s: allocated %d MiB", tt.comp, grew>>20)
+		}
 	}
 }
