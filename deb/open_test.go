@@ -159,9 +159,9 @@ func TestOpenMalformed(t *testing.T) {
 // finding: 13 bytes of data.tar.zst made the reader allocate 2 GiB).
 func TestDecompressRefusesHugeDictionaries(t *testing.T) {
 	n := 1000
-	bh := uint32(n<<3 | 1<<1 | 1)                                                                      // last block, RLE, n bytes
-	zst := []byte{0x28, 0xB5, 0x2F, 0xFD, 0x00, 21 << 3, byte(bh), byte(bh >> 8), byte(bh >> 16), 'x'} // window 2 GiB
-	lz := []byte{0x5d, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}      // dictionary 2 GiB
+	bh := uint32(n<<3 | 1<<1 | 1)                                                                          // last block, RLE, n bytes
+	zst := []byte{0x28, 0xB5, 0x2F, 0xFD, 0x00, 21 << 3, byte(bh), byte(bh >> 8), byte(bh >> 16), 'x'}     // window 2 GiB
+	lz := []byte{0x5d, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0} // dictionary 2 GiB
 	for _, tt := range []struct {
 		comp string
 		data []byte
