@@ -259,7 +259,8 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 		return decodeError{err}
 	}
 	defer zr.Close()
-	tr := tar.NewReader(zr)
+	tr := tar.NewReader(decodeReader{zr})
+	var total int64
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -275,8 +276,9 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 		if strings.Contains(name, "/") || name == "." || name == ".." {
 			return fmt.Errorf("unexpected member %q", h.Name)
 		}
-		if h.Size > 64<<20 {
-			return fmt.Errorf("member %s is too large (%d bytes)", name, h.Size)
+		// Everything in control.tar is held in memory.
+		if total += h.Size; h.Size > 64<<20 || total > 128<<20 {
+			return fmt.Errorf("member %s is too large (%d bytes, %d in all)", name, h.Size, total)
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
