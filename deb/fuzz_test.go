@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // FuzzOpen feeds the .deb reader (ar container, control.tar, data.tar in
@@ -35,6 +36,32 @@ func FuzzOpen(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// A data.tar.lzma, which testdeb does not write.
+	plain, err := testdeb.Build(testdeb.Package{Name: "lz", Compression: "none", Files: []testdeb.File{{Path: "usr/share/lz", Body: "lzma"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	pp, err := Open(bytes.NewReader(plain), int64(len(plain)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var lz bytes.Buffer
+	lw, err := lzma.NewWriter(&lz)
+	if err != nil {
+		f.Fatal(err)
+	}
+	lw.Write(plain[pp.dataOff : pp.dataOff+pp.dataSize])
+	lw.Close()
+	ctlStart := int64(8 + 60 + 4 + 60)
+	lzDeb := ar("debian-binary", "2.0\n", "control.tar.gz", string(plain[ctlStart:pp.dataOff-60]), "data.tar.lzma", lz.String())
+	if p, err := Open(bytes.NewReader(lzDeb), int64(len(lzDeb))); err != nil {
+		f.Fatal(err)
+	} else if d, err := p.Data(); err != nil {
+		f.Fatal(err)
+	} else if h, err := d.Next(); err != nil || h.Name != "./" {
+		f.Fatalf("lzma seed: %v %v", h, err)
+	}
+	f.Add(lzDeb)
 	f.Add([]byte("!<arch>\n"))
 	f.Add(ar("debian-binary", "2.0\n", "control.tar", "", "data.tar", ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
