@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/apt-ostree/apt-ostree/deb"
-	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
 // InstallOptions configures Install.
@@ -100,16 +98,32 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 			err = rerr
 		}
 	}()
-	installed, err := installedPackages(abs)
+	db, err := deb.OpenDatabase(abs)
+	if errors.Is(err, deb.ErrNoDatabase) {
+		db, err = nil, nil
+	}
 	if err != nil {
 		return nil, err
+	}
+	var installed []*deb.Installed
+	if db != nil {
+		for _, p := range db.Packages() {
+			if p.State != "not-installed" {
+				installed = append(installed, p)
+			}
+		}
 	}
 	base := len(installed) > 0
 	res := &InstallResult{}
 	var fresh []*deb.Package
 	for _, d := range debs {
-		p := lookupInstalled(installed, d)
-		if p == nil {
+		var p *deb.Installed
+		if db != nil {
+			if p = db.Lookup(d.Name(), d.Architecture()); p == nil && !d.MultiArchSame() {
+				p = db.Lookup(d.Name(), "") // installed as another architecture
+			}
+		}
+		if p == nil || p.State == "not-installed" {
 			fresh = append(fresh, d)
 			continue
 		}
@@ -123,18 +137,26 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 		log.Info("install: every package is already installed", "root", abs, "skipped", len(res.Skipped))
 		return res, nil
 	}
-	arch := nativeArch(installed, fresh, opts.Arch)
+	arch := opts.Arch
+	if db != nil {
+		arch = db.Arch()
+	}
+	if arch == "" {
+		arch = packagesArch(fresh)
+	}
 	if arch == "" {
 		return nil, fmt.Errorf("install into %s: no native architecture (only Architecture: all packages); set InstallOptions.Arch", abs)
+	}
+	if db == nil {
+		if db, err = deb.NewDatabase(abs, arch); err != nil {
+			return nil, err
+		}
 	}
 
 	start := time.Now()
 	var undo *undoLog
 	if base {
-		admin, err := rootpath.ResolveFollow(abs, adminDir)
-		if err != nil {
-			return nil, err
-		}
+		admin := filepath.Join(abs, db.Dir())
 		if undo, err = newUndoLog(ctx, abs, admin, fresh); err != nil {
 			return nil, err
 		}
@@ -154,7 +176,7 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 	if err != nil {
 		return nil, err
 	}
-	if err := deb.WriteDatabase(ctx, abs, unpacked, deb.DatabaseOptions{Arch: arch}); err != nil {
+	if err := db.Add(ctx, unpacked, deb.DatabaseOptions{Arch: arch}); err != nil {
 		return nil, err
 	}
 	var newFiles []string
@@ -164,10 +186,7 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 	}
 	res.Unpacked = unpacked
 	if base {
-		acts, err := deb.ActivateFileTriggers(abs, newFiles, func(pkg string) bool {
-			p := lookupInstalledName(installed, pkg)
-			return p != nil && takesTriggers(p.State)
-		})
+		acts, err := db.ActivateFileTriggers(newFiles)
 		if err != nil {
 			return nil, err
 		}
@@ -217,68 +236,9 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 	return res, nil
 }
 
-// adminDir is where dpkg and the scripts find the database once the
-// layout is presented.
-const adminDir = "var/lib/dpkg"
-
-// installedPackages reads the root's dpkg status; none when it has no
-// database yet.
-func installedPackages(root string) ([]pkgState, error) {
-	if _, err := os.Stat(filepath.Join(root, statusFile)); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	pkgs, err := readStatus(root)
-	if err != nil {
-		return nil, err
-	}
-	var out []pkgState
-	for _, p := range pkgs {
-		if p.State != "not-installed" {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-func lookupInstalled(installed []pkgState, d *deb.Package) *pkgState {
-	for i, p := range installed {
-		if p.Name == d.Name() && (p.Arch == d.Architecture() || p.MultiArch != "same" || d.Architecture() == "all") {
-			return &installed[i]
-		}
-	}
-	return nil
-}
-
-// lookupInstalledName finds a package as triggers/File names it.
-func lookupInstalledName(installed []pkgState, infoName string) *pkgState {
-	for i, p := range installed {
-		if p.ID() == infoName || p.Name == infoName {
-			return &installed[i]
-		}
-	}
-	return nil
-}
-
-// takesTriggers: dpkg records activations only for packages at least
-// triggers-awaited (spec §3.2).
-func takesTriggers(state string) bool {
-	switch state {
-	case "triggers-awaited", "triggers-pending", "installed":
-		return true
-	}
-	return false
-}
-
-func nativeArch(installed []pkgState, fresh []*deb.Package, given string) string {
-	for _, p := range installed {
-		if p.Name == "dpkg" && p.Arch != "" && p.Arch != "all" {
-			return p.Arch
-		}
-	}
-	if given != "" {
-		return given
-	}
-	for _, d := range fresh {
+// packagesArch is the first architecture of pkgs that is not "all".
+func packagesArch(pkgs []*deb.Package) string {
+	for _, d := range pkgs {
 		if a := d.Architecture(); a != "" && a != "all" {
 			return a
 		}

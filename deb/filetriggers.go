@@ -20,16 +20,20 @@ type FileTriggerActivation struct {
 }
 
 // ActivateFileTriggers does what dpkg does for each path it unpacks (spec
-// §3.1): every file-trigger interest in the root's triggers/File that a
-// path equals or lies below (textually: /lib/x does not match /usr/lib) is
-// activated, if interested(pkg) says the package takes activations (dpkg
-// drops them for packages not yet configured). Activations are appended to
+// §3.1): every file-trigger interest in triggers/File that a path equals
+// or lies below (textually: /lib/x does not match /usr/lib) is activated
+// when the interested package is installed at least triggers-awaited
+// (dpkg drops activations for packages not yet configured, whose postinst
+// does the whole job). Activations are appended to
 // triggers/Unincorp as "<interest> -" (nobody awaits them), which the next
 // dpkg run folds into the interested packages' Triggers-Pending; dpkg
 // --configure -a then runs each interested postinst "triggered" once.
 // paths are .list lines ("/usr/lib/foo/x").
-func ActivateFileTriggers(root string, paths []string, interested func(pkg string) bool) ([]FileTriggerActivation, error) {
-	dir := filepath.Join(root, AdminDir, "triggers")
+func (db *Database) ActivateFileTriggers(paths []string) ([]FileTriggerActivation, error) {
+	if db.root == "" {
+		return nil, errors.New("activate file triggers: the database is read-only")
+	}
+	dir := filepath.Join(db.root, db.dir, "triggers")
 	b, err := os.ReadFile(filepath.Join(dir, "File"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -47,7 +51,7 @@ func ActivateFileTriggers(root string, paths []string, interested func(pkg strin
 		}
 		interest := f[0]
 		pkg, _, _ := strings.Cut(f[1], "/")
-		if interested != nil && !interested(pkg) {
+		if !db.takesTriggers(pkg) {
 			continue
 		}
 		if hit := firstAtOrBelow(sorted, interest); hit != "" && !seen[interest+" "+pkg] {
@@ -97,4 +101,19 @@ func firstAtOrBelow(sorted []string, dir string) string {
 		}
 	}
 	return ""
+}
+
+// takesTriggers reports whether the package triggers/File names (its
+// InfoName) is at least triggers-awaited.
+func (db *Database) takesTriggers(infoName string) bool {
+	for _, p := range db.Packages() {
+		if p.InfoName() != infoName {
+			continue
+		}
+		switch p.State {
+		case "triggers-awaited", "triggers-pending", "installed":
+			return true
+		}
+	}
+	return false
 }
