@@ -24,6 +24,10 @@ type InstallOptions struct {
 	// ("" = the first package's that is not "all"). A root with a database
 	// keeps its own.
 	Arch string
+	// PathExclude and PathInclude are dpkg's --path-exclude and
+	// --path-include globs (deb.Options), e.g. from the treefile's
+	// documentation and install-langs.
+	PathExclude, PathInclude []string
 	// Steps, if set, are the treefile's post-processing steps, run in the
 	// sandbox after configure and before the initramfs is built.
 	Steps *Steps
@@ -172,7 +176,11 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 		}()
 	}
 	log.Info("install: unpacking", "packages", len(fresh), "root", abs, "installed-before", len(installed))
-	unpacked, err := deb.Unpack(ctx, abs, fresh, deb.Options{Jobs: opts.Jobs, Logger: opts.Logger})
+	uopts := deb.Options{Jobs: opts.Jobs, Logger: opts.Logger, PathExclude: opts.PathExclude, PathInclude: opts.PathInclude}
+	if base {
+		uopts.Installed = db
+	}
+	unpacked, err := deb.Unpack(ctx, abs, fresh, uopts)
 	if err != nil {
 		return nil, err
 	}

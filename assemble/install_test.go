@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
+	"golang.org/x/sys/unix"
 )
 
 // openDebs builds and opens test packages.
@@ -209,4 +209,119 @@ func assertSameTree(t *testing.T, before, after map[string]string) {
 	}
 }
 
-var _ = exec.Command
+// A new package overwriting a base file without Replaces is refused, the
+// error names both packages and the path, and the root (database
+// included) is left as it was; with Replaces the file moves to the new
+// package.
+func TestInstallOverwriteOfBase(t *testing.T) {
+	for _, layout := range []string{"plain", "post-processed"} {
+		t.Run(layout, func(t *testing.T) {
+			root := newRoot(t)
+			if _, err := install(t, root, InstallOptions{Arch: "amd64"}, basePkg); err != nil {
+				t.Fatal(err)
+			}
+			admin := "var/lib/dpkg"
+			if layout == "post-processed" {
+				postProcess(t, root)
+				admin = "usr/share/dpkg/database"
+			}
+			before := tree(t, root)
+			thief := testdeb.Package{
+				Name:    "thief",
+				Files:   []testdeb.File{{Path: "usr/share/thief/a", Body: "a"}, {Path: "usr/bin/base-tool", Body: "stolen", Mode: 0o755}},
+				Scripts: map[string]string{"preinst": logScript("thief")},
+			}
+			_, err := install(t, root, InstallOptions{}, newPkg, thief)
+			if !errors.Is(err, deb.ErrFileConflict) {
+				t.Fatalf("want ErrFileConflict, got %v", err)
+			}
+			for _, want := range []string{"thief", "base-thing", "/usr/bin/base-tool"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %s", err, want)
+				}
+			}
+			assertSameTree(t, before, tree(t, root))
+
+			thief.Fields = map[string]string{"Replaces": "base-thing (<< 2)"}
+			if _, err := install(t, root, InstallOptions{}, thief); err != nil {
+				t.Fatal(err)
+			}
+			usr := filepath.Join(root, "usr/bin/base-tool")
+			if got := readFile(t, usr); got != "stolen" {
+				t.Errorf("base-tool is %q", got)
+			}
+			if l := readFile(t, filepath.Join(root, admin, "info/base-thing.list")); strings.Contains(l, "/usr/bin/base-tool\n") {
+				t.Errorf("base-thing.list still has the file:\n%s", l)
+			}
+			if l := readFile(t, filepath.Join(root, admin, "info/thief.list")); !strings.Contains(l, "/usr/bin/base-tool\n") {
+				t.Errorf("thief.list lacks the file:\n%s", l)
+			}
+		})
+	}
+}
+
+// An archive that turns out bad half-way through (here a member escaping
+// the root after files were written) leaves the base root as it was.
+func TestInstallBadArchiveRollsBack(t *testing.T) {
+	root := newRoot(t)
+	if _, err := install(t, root, InstallOptions{Arch: "amd64"}, basePkg); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, root)
+	bad := testdeb.Package{
+		Name: "bad",
+		Files: []testdeb.File{
+			{Path: "usr/share/bad/a", Body: "a"},
+			{Path: "etc/base.conf", Body: "b=1\n"},
+			{RawName: "./usr/share/bad/../../../../escape", Body: "x"},
+		},
+		Fields: map[string]string{"Replaces": "base-thing"},
+	}
+	_, err := install(t, root, InstallOptions{}, newPkg, bad)
+	if err == nil {
+		t.Fatal("bad archive installed")
+	}
+	t.Logf("error: %v", err)
+	assertSameTree(t, before, tree(t, root))
+}
+
+// A disk that fills up half-way through unpacking leaves the base root as
+// it was: what was written is removed, and the database is untouched.
+func TestInstallDiskFullRollsBack(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=128m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	root := newRootIn(t, dir)
+	if _, err := install(t, root, InstallOptions{Arch: "amd64"}, basePkg); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, root)
+	// Leave 4 MiB free.
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fallocate(int(filler.Fd()), 0, 0, int64(st.Bavail)*st.Bsize-4<<20); err != nil {
+		t.Fatal(err)
+	}
+	filler.Close()
+	big := testdeb.Package{
+		Name: "big",
+		Files: []testdeb.File{
+			{Path: "usr/share/big/small", Body: "s"},
+			{Path: "usr/share/big/large", Body: strings.Repeat("x", 8<<20)},
+		},
+	}
+	_, err = install(t, root, InstallOptions{}, newPkg, big)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("want ENOSPC, got %v", err)
+	}
+	assertSameTree(t, before, tree(t, root))
+}
