@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -324,4 +325,77 @@ func TestInstallDiskFullRollsBack(t *testing.T) {
 		t.Fatalf("want ENOSPC, got %v", err)
 	}
 	assertSameTree(t, before, tree(t, root))
+}
+
+// The direct sandbox, for real: this test binary is copied into a root and
+// run there (chroot(8) in a private mount namespace with /dev and /proc, as
+// a container has them), where it installs a package into "/" with the
+// automatic sandbox choice, as a container build's RUN step would.
+func TestInstallDirectIntoSlash(t *testing.T) {
+	root := newRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/assemble.test"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pkg := testdeb.Package{
+		Name:    "direct",
+		Files:   []testdeb.File{{Path: "usr/share/direct/x", Body: "x"}},
+		Scripts: map[string]string{"postinst": "#!/bin/sh\necho \"$DPKG_MAINTSCRIPT_NAME $*\" > /var/direct-postinst\n"},
+	}
+	if _, err := testdeb.Write(filepath.Join(root, "root"), pkg); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"dev", "proc"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/assemble.test -test.run='^TestDirectHelper$' -test.v`, "sh", root)
+	cmd.Env = append(os.Environ(), "APT_OSTREE_TEST_DIRECT_DEB=/root/"+pkg.Filename())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestDirectHelper") {
+		t.Fatalf("install inside the root: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "WARN") {
+		t.Errorf("warnings:\n%s", out)
+	}
+	if got := readFile(t, filepath.Join(root, "var/direct-postinst")); got != "postinst configure \n" {
+		t.Errorf("postinst: %q", got)
+	}
+	if !strings.Contains(stanza(status(t, root, "var/lib/dpkg"), "direct"), "Status: install ok installed") {
+		t.Errorf("not installed:\n%s", status(t, root, "var/lib/dpkg"))
+	}
+	for _, p := range []string{policyRcD, dpkgCfg} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s left behind", p)
+		}
+	}
+}
+
+// TestDirectHelper is TestInstallDirectIntoSlash's part inside the root.
+func TestDirectHelper(t *testing.T) {
+	debPath := os.Getenv("APT_OSTREE_TEST_DIRECT_DEB")
+	if debPath == "" {
+		t.Skip("run by TestInstallDirectIntoSlash")
+	}
+	ctx := context.Background()
+	if mode, err := chooseSandbox(ctx, "/", SandboxAuto, nil); err != nil || mode != SandboxDirect {
+		t.Fatalf("sandbox for /: %s, %v", mode, err)
+	}
+	d, err := deb.OpenFile(debPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := Install(ctx, "/", []*deb.Package{d}, InstallOptions{Arch: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
 }
