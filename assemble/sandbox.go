@@ -82,7 +82,7 @@ func chooseSandbox(ctx context.Context, root string, want SandboxMode, log *slog
 		if root == "/" {
 			return SandboxDirect, nil
 		}
-		if err := bwrapCheck(ctx); err != nil {
+		if err := probeBwrap(ctx); err != nil {
 			chrootWarning.Do(func() {
 				log.Warn("sandbox: bubblewrap is not usable, maintainer scripts run with the chroot sandbox instead (use --sandbox to choose)", "reason", err)
 			})
@@ -90,7 +90,7 @@ func chooseSandbox(ctx context.Context, root string, want SandboxMode, log *slog
 		}
 		return SandboxBwrap, nil
 	case SandboxBwrap:
-		if err := bwrapCheck(ctx); err != nil {
+		if err := probeBwrap(ctx); err != nil {
 			return 0, fmt.Errorf("sandbox bwrap: %w; install bubblewrap or choose --sandbox chroot", err)
 		}
 	case SandboxDirect:
@@ -104,7 +104,10 @@ func chooseSandbox(ctx context.Context, root string, want SandboxMode, log *slog
 	return want, nil
 }
 
-var chrootWarning sync.Once
+var (
+	chrootWarning sync.Once
+	probeBwrap    = bwrapCheck // replaced by tests
+)
 
 // baseEnv is the whole environment of every sandboxed command: nothing of
 // the host's (TMPDIR, APT_CONFIG, locale) leaks in.

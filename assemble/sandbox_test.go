@@ -2,10 +2,12 @@ package assemble
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apt-ostree/apt-ostree/internal/testdeb"
@@ -83,5 +85,28 @@ func TestChooseSandbox(t *testing.T) {
 	var m SandboxMode
 	if err := m.Set("docker"); err == nil {
 		t.Error("Set(docker) accepted")
+	}
+}
+
+// Without a working bwrap, auto falls back to chroot and says so once, at
+// warning level, with the reason; asking for bwrap then fails with it.
+func TestChrootFallbackAnnounced(t *testing.T) {
+	ctx := context.Background()
+	saved := probeBwrap
+	t.Cleanup(func() { probeBwrap = saved; chrootWarning = sync.Once{} })
+	probeBwrap = func(context.Context) error { return errors.New("bwrap: No permissions to create new namespace") }
+	chrootWarning = sync.Once{}
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	for i := 0; i < 3; i++ {
+		if mode, err := chooseSandbox(ctx, "/srv/root", SandboxAuto, log); err != nil || mode != SandboxChroot {
+			t.Fatalf("got %s, %v", mode, err)
+		}
+	}
+	if n := strings.Count(logged.String(), "level=WARN"); n != 1 || !strings.Contains(logged.String(), "No permissions to create new namespace") {
+		t.Errorf("want one warning with the reason, got:\n%s", logged.String())
+	}
+	if _, err := chooseSandbox(ctx, "/srv/root", SandboxBwrap, log); err == nil || !strings.Contains(err.Error(), "No permissions") {
+		t.Errorf("bwrap insisted on: %v", err)
 	}
 }
