@@ -399,3 +399,24 @@ func TestDirectHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAddsInitramfsInput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  bool
+	}{
+		{"htop", []string{"/usr/bin/htop", "/usr/share/initramfs-tools"}, false},
+		{"linux-image-6.12.0-amd64", nil, true},
+		{"dracut-core", nil, true},
+		{"initramfs-tools-core", nil, true},
+		{"cryptsetup-initramfs", []string{"/usr/share/initramfs-tools/hooks", "/usr/share/initramfs-tools/hooks/cryptroot"}, true},
+		{"some-dracut-module", []string{"/usr/lib/dracut/modules.d/90foo/module-setup.sh"}, true},
+		{"docs", []string{"/usr/lib/dracut/modules.d/"}, false},
+	} {
+		u := &deb.Unpacked{Package: &deb.Package{Control: deb.Control{Fields: []deb.Field{{Name: "Package", Value: tc.name}}}}, Files: tc.files}
+		if got := addsInitramfsInput([]*deb.Unpacked{u}); got != tc.want {
+			t.Errorf("%s %v: %v, want %v", tc.name, tc.files, got, tc.want)
+		}
+	}
+}
