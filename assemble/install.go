@@ -111,6 +111,13 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 	}
 	var installed []*deb.Installed
 	if db != nil {
+		pending, err := db.PendingJournal()
+		if err != nil {
+			return nil, err
+		}
+		if len(pending) > 0 {
+			return nil, fmt.Errorf("install into %s: dpkg was interrupted there (%s/updates holds %s); run dpkg --configure -a in it first", abs, db.Dir(), strings.Join(pending, ", "))
+		}
 		for _, p := range db.Packages() {
 			if p.State != "not-installed" {
 				installed = append(installed, p)

@@ -420,3 +420,19 @@ func TestAddsInitramfsInput(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallRefusesInterruptedBase(t *testing.T) {
+	root := newRoot(t)
+	if _, err := install(t, root, InstallOptions{Arch: "amd64"}, basePkg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0000"), []byte("Package: base-thing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, root)
+	_, err := install(t, root, InstallOptions{}, newPkg)
+	if err == nil || !strings.Contains(err.Error(), "dpkg --configure -a") {
+		t.Fatalf("want the interrupted dpkg named, got %v", err)
+	}
+	assertSameTree(t, before, tree(t, root))
+}
