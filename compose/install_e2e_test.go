@@ -163,6 +163,14 @@ func TestE2EInstallOntoComposedTree(t *testing.T) {
 		}
 	}
 	t.Logf("compared %d paths of %d packages", compared, len(fresh))
+	// The new libraries activate libc-bin's ldconfig trigger: it ran in both.
+	cacheMine, cacheTheirs := describe(t, mine, "/etc/ld.so.cache"), describe(t, theirs, "/etc/ld.so.cache")
+	if cacheMine != cacheTheirs {
+		t.Errorf("ld.so.cache: Install %s, dpkg -i %s", cacheMine, cacheTheirs)
+	}
+	if b, err := os.ReadFile(filepath.Join(mine, "usr/etc/ld.so.cache")); err != nil || !strings.Contains(string(b), "libcurl.so.4") {
+		t.Errorf("ld.so.cache does not list libcurl (ldconfig trigger not run): %v", err)
+	}
 	if compared == 0 {
 		t.Fatal("nothing compared")
 	}
