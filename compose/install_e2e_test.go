@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/apt-ostree/apt-ostree/apt"
+	"github.com/apt-ostree/apt-ostree/apt/resolve"
 	"github.com/apt-ostree/apt-ostree/assemble"
 	"github.com/apt-ostree/apt-ostree/bootc"
 	"github.com/apt-ostree/apt-ostree/deb"
@@ -54,33 +55,36 @@ func TestE2EInstallOntoComposedTree(t *testing.T) {
 		}
 	}
 
-	// The extra packages, resolved with the example's set (same archive
-	// state, so the base's versions), keeping only what the base lacks.
-	abs, err := filepath.Abs(exampleTreefile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	extra := filepath.Join(work, "extra.yaml")
-	if err := os.WriteFile(extra, []byte("include: "+abs+"\npackages: [htop, curl]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	plan2, err := Resolve(ctx, Options{Treefile: extra, CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The extra packages, resolved onto the base as a frozen installed set.
 	db, err := deb.OpenDatabase(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fresh []*apt.Package
-	for _, p := range plan2.Resolved.InstallOrder() {
-		if in := db.Lookup(p.Name, p.Architecture); in == nil {
-			fresh = append(fresh, p)
-		} else if in.Version != p.Version {
-			t.Fatalf("%s: the base has %s, the extra set resolves %s", p.Name, in.Version, p.Version)
+	var installed []*apt.Package
+	for _, p := range db.Packages() {
+		if p.State != "installed" {
+			t.Fatalf("base package %s is %s", p, p.State)
 		}
+		ip, err := apt.InstalledPackage(p.Control.Get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		installed = append(installed, ip)
 	}
-	paths, _, err := plan2.client.Fetch(ctx, fresh)
+	sources, err := Sources(plan.Treefile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	universe, err := plan.client.LoadIndexes(ctx, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := resolve.Resolve(universe, resolve.Request{Arch: plan.Treefile.Arch, Packages: []string{"htop", "curl"}, Installed: installed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := extra.Packages
+	paths, _, err := plan.client.Fetch(ctx, fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
