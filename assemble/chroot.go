@@ -19,10 +19,16 @@ import (
 )
 
 // chrootWorker owns an OS thread that has its own mount namespace with
-// proc, sys, dev, run and tmp mounted under the root. Commands are forked
-// from that thread, so they see those mounts; the host never does. When the
+// sys, dev, run and tmp mounted under the root. Commands are forked from
+// that thread, so they see those mounts; the host never does. When the
 // worker stops (or the process dies) the thread exits and the kernel drops
 // the namespace and every mount in it: nothing can be left mounted.
+//
+// No proc is mounted there: a proc mounted from the host's PID namespace
+// shows the host's processes, and /proc/1/root is the host's "/" (issue 10,
+// defect 1). Each command instead starts as PID 1 of a new PID and mount
+// namespace, running this program's sandboxInit, which mounts a proc of
+// that namespace, chroots and executes the command (see initsandbox.go).
 type chrootWorker struct {
 	root string
 	reqs chan func()
@@ -75,7 +81,6 @@ func mountChrootFS(root string) error {
 	}
 	const nsx = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	for _, mt := range []m{
-		{"proc", "proc", "proc", nsx, ""},
 		{"sys", "sysfs", "sysfs", nsx | unix.MS_RDONLY, ""},
 		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID, "mode=0755"},
 		{"run", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
@@ -160,15 +165,21 @@ func (w *chrootWorker) run(ctx context.Context, c Cmd, env []string, dir string,
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Args = c.Args
-	cmd.Env = env
-	cmd.Dir = dir
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("sandbox chroot: find this program to start the sandbox's init: %w", err)
+	}
+	proc, err := rootpath.ResolveFollow(w.root, "proc")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Args = append([]string{"apt-ostree-sandbox-init", w.root, proc, dir, bin}, c.Args...)
+	cmd.Env = append(env, initEnv+"=1")
 	cmd.Stdin = c.Stdin
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Chroot:     w.root,
-		Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	started := make(chan error, 1)

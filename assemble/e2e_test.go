@@ -126,19 +126,16 @@ func e2eAssemble(t *testing.T, ctx context.Context, paths []string, mode Sandbox
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unpacked, err := deb.Unpack(ctx, root, pkgs, deb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := deb.WriteDatabase(ctx, root, unpacked, deb.DatabaseOptions{Arch: "amd64"}); err != nil {
-		t.Fatal(err)
-	}
 	timings := &Timings{}
 	var log bytes.Buffer
-	k, err := Run(ctx, root, Steps{}, Options{Timings: timings, Sandbox: mode, Output: &log})
+	res, err := Install(ctx, root, pkgs, InstallOptions{
+		Options: Options{Timings: timings, Sandbox: mode, Output: &log},
+		Arch:    "amd64",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := res.Kernel
 	t.Logf("%d packages: %s", len(pkgs), timings)
 	if n := strings.Count(log.String(), "update-initramfs: Generating"); n != 1 {
 		t.Errorf("initramfs built %d times, want once:\n%s", n, log.String())

@@ -96,12 +96,18 @@ func buildTemplate() (string, error) {
 // unpacked by package deb and their database written ("install ok unpacked").
 func newRoot(t *testing.T, pkgs ...testdeb.Package) string {
 	t.Helper()
+	return newRootIn(t, t.TempDir(), pkgs...)
+}
+
+// newRootIn is newRoot in the directory parent.
+func newRootIn(t *testing.T, parent string, pkgs ...testdeb.Package) string {
+	t.Helper()
 	needRoot(t)
 	templateOnce.Do(func() { templateDir, templateErr = buildTemplate() })
 	if templateErr != nil {
 		t.Fatalf("build test root template: %v", templateErr)
 	}
-	root := filepath.Join(t.TempDir(), "root")
+	root := filepath.Join(parent, "root")
 	if out, err := exec.Command("cp", "-a", templateDir, root).CombinedOutput(); err != nil {
 		t.Fatalf("copy template: %v: %s", err, out)
 	}

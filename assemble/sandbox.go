@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +26,13 @@ const (
 	SandboxAuto SandboxMode = iota
 	// SandboxBwrap requires bubblewrap.
 	SandboxBwrap
-	// SandboxChroot uses chroot(2) in private mount and network namespaces.
+	// SandboxChroot uses chroot(2) in private mount, PID and network
+	// namespaces, with a proc of the command's own PID namespace.
 	SandboxChroot
+	// SandboxDirect runs commands on this system itself, unconfined: only
+	// for the root "/", as inside a container build's RUN step, where no
+	// namespace can be made and the container is the confinement.
+	SandboxDirect
 )
 
 func (m SandboxMode) String() string {
@@ -35,10 +41,73 @@ func (m SandboxMode) String() string {
 		return "bwrap"
 	case SandboxChroot:
 		return "chroot"
+	case SandboxDirect:
+		return "direct"
 	default:
 		return "auto"
 	}
 }
+
+// ParseSandboxMode reads a --sandbox value: auto (or ""), bwrap, chroot or direct.
+func ParseSandboxMode(s string) (SandboxMode, error) {
+	for _, m := range []SandboxMode{SandboxAuto, SandboxBwrap, SandboxChroot, SandboxDirect} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	if s == "" {
+		return SandboxAuto, nil
+	}
+	return SandboxAuto, fmt.Errorf("sandbox %q: use auto, bwrap, chroot or direct", s)
+}
+
+// Set and Type make *SandboxMode a command-line flag value (pflag.Value).
+func (m *SandboxMode) Set(s string) error {
+	v, err := ParseSandboxMode(s)
+	if err == nil {
+		*m = v
+	}
+	return err
+}
+
+// Type is the flag's value name in help output.
+func (m *SandboxMode) Type() string { return "bwrap|chroot|direct|auto" }
+
+// chooseSandbox resolves SandboxAuto for root (an absolute path): "/" is
+// direct (there is nothing to confine to: a container build step), else
+// bwrap when it works here, else chroot, announced once with the reason.
+func chooseSandbox(ctx context.Context, root string, want SandboxMode, log *slog.Logger) (SandboxMode, error) {
+	switch want {
+	case SandboxAuto:
+		if root == "/" {
+			return SandboxDirect, nil
+		}
+		if err := probeBwrap(ctx); err != nil {
+			chrootWarning.Do(func() {
+				log.Warn("sandbox: bubblewrap is not usable, maintainer scripts run with the chroot sandbox instead (use --sandbox to choose)", "reason", err)
+			})
+			return SandboxChroot, nil
+		}
+		return SandboxBwrap, nil
+	case SandboxBwrap:
+		if err := probeBwrap(ctx); err != nil {
+			return 0, fmt.Errorf("sandbox bwrap: %w; install bubblewrap or choose --sandbox chroot", err)
+		}
+	case SandboxDirect:
+		if root != "/" {
+			return 0, fmt.Errorf("sandbox direct runs commands on this system itself, so the root must be /, not %s; use bwrap or chroot", root)
+		}
+	case SandboxChroot:
+	default:
+		return 0, fmt.Errorf("sandbox: unknown mode %d", want)
+	}
+	return want, nil
+}
+
+var (
+	chrootWarning sync.Once
+	probeBwrap    = bwrapCheck // replaced by tests
+)
 
 // baseEnv is the whole environment of every sandboxed command: nothing of
 // the host's (TMPDIR, APT_CONFIG, locale) leaks in.
@@ -92,14 +161,9 @@ func OpenSandbox(ctx context.Context, root string, opts Options) (_ *Sandbox, er
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("sandbox root %s: not a directory (unpack the packages first)", abs)
 	}
-	mode := opts.Sandbox
-	if mode == SandboxAuto {
-		mode = SandboxChroot
-		if bwrapWorks(ctx) {
-			mode = SandboxBwrap
-		}
-	} else if mode == SandboxBwrap && !bwrapWorks(ctx) {
-		return nil, errors.New("sandbox: bwrap is missing or cannot create namespaces here; install bubblewrap or use the chroot sandbox")
+	mode, err := chooseSandbox(ctx, abs, opts.Sandbox, opts.logger())
+	if err != nil {
+		return nil, err
 	}
 	s := &Sandbox{root: abs, mode: mode, output: opts.Output}
 	defer func() {
@@ -319,6 +383,8 @@ func (s *Sandbox) Run(ctx context.Context, c Cmd) ([]byte, error) {
 	switch s.mode {
 	case SandboxBwrap:
 		err = s.runBwrap(ctx, c, env, dir, w)
+	case SandboxDirect:
+		err = runDirect(ctx, c, env, dir, w)
 	default:
 		err = s.worker.run(ctx, c, env, dir, w)
 	}
@@ -351,29 +417,51 @@ func (s *Sandbox) runBwrap(ctx context.Context, c Cmd, env []string, dir string,
 	return cmd.Run()
 }
 
-var bwrapProbe struct {
-	once sync.Once
-	ok   bool
+// runDirect runs c on this system, the root being "/".
+func runDirect(ctx context.Context, c Cmd, env []string, dir string, w io.Writer) error {
+	bin, err := lookPathIn("/", c.Args[0], env)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Args = c.Args
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdin = c.Stdin
+	cmd.Stdout, cmd.Stderr = w, w
+	return cmd.Run()
 }
 
-// bwrapWorks checks once per process that bwrap can set up the namespaces
-// Run uses (it cannot in some unprivileged containers).
-func bwrapWorks(ctx context.Context) bool {
+var bwrapProbe struct {
+	once sync.Once
+	err  error
+}
+
+// bwrapCheck checks once per process that bwrap can set up the namespaces
+// Run uses (it cannot in some unprivileged containers), and says why not.
+func bwrapCheck(ctx context.Context) error {
 	bwrapProbe.once.Do(func() {
 		path, err := exec.LookPath("bwrap")
 		if err != nil {
+			bwrapProbe.err = errors.New("bwrap is not installed")
 			return
 		}
 		truePath, err := exec.LookPath("true")
 		if err != nil {
+			bwrapProbe.err = err
 			return
 		}
 		cmd := exec.CommandContext(ctx, path, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
 			"--tmpfs", "/run", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--", truePath)
-		bwrapProbe.ok = cmd.Run() == nil
+		if out, err := cmd.CombinedOutput(); err != nil {
+			bwrapProbe.err = fmt.Errorf("%s cannot create its namespaces here: %v: %s", path, err, strings.TrimSpace(string(out)))
+		}
 	})
-	return bwrapProbe.ok
+	return bwrapProbe.err
 }
+
+// bwrapWorks reports whether bwrapCheck passes.
+func bwrapWorks(ctx context.Context) bool { return bwrapCheck(ctx) == nil }
 
 // mergeEnv returns base with extra's KEY=VALUE entries added or replacing.
 func mergeEnv(base, extra []string) []string {

@@ -14,6 +14,7 @@ import (
 	"github.com/apt-ostree/apt-ostree/apt"
 	"github.com/apt-ostree/apt-ostree/apt/lockfile"
 	"github.com/apt-ostree/apt-ostree/apt/resolve"
+	"github.com/apt-ostree/apt-ostree/assemble"
 	"github.com/apt-ostree/apt-ostree/treefile"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	// ScriptOutput, if set, receives the output of maintainer scripts and
 	// other commands run in the root as they run (verbose mode).
 	ScriptOutput io.Writer
+	// Sandbox confines maintainer scripts and the other commands run in
+	// the root (--sandbox); the zero value chooses (assemble.SandboxAuto).
+	Sandbox assemble.SandboxMode
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

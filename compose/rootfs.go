@@ -123,10 +123,11 @@ func removeRoot(dir string, opts Options) {
 	}
 }
 
-// BuildRoot downloads the plan's packages, unpacks them into root (an
-// empty directory), writes the dpkg database, configures the packages and
-// applies the treefile's steps and initramfs. version is the compose
-// version for mutate-os-release ("" for none).
+// BuildRoot downloads the plan's packages and installs them into root (an
+// empty directory) with assemble.Install: unpack, dpkg database, preinsts,
+// configure, the treefile's steps, prepare-root.conf (which the initramfs
+// carries) and the initramfs. version is the compose version for
+// mutate-os-release ("" for none).
 func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options) (*Summary, error) {
 	sum := &Summary{}
 	order := p.Resolved.InstallOrder()
@@ -140,7 +141,6 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 	sum.Downloaded, sum.BytesDownloaded = stats.Downloaded, stats.Bytes
 	sum.add("download", time.Since(t))
 
-	t = time.Now()
 	debs := make([]*deb.Package, 0, len(paths))
 	defer func() {
 		for _, d := range debs {
@@ -157,26 +157,6 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 			return nil, err
 		}
 	}
-	unpacked, err := deb.Unpack(ctx, root, debs, deb.Options{Jobs: opts.Jobs, Logger: opts.Logger})
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range unpacked {
-		sum.Files += len(u.Files)
-	}
-	sum.Unpacked = unpacked
-	if err := deb.WriteDatabase(ctx, root, unpacked, deb.DatabaseOptions{Arch: p.Treefile.Arch}); err != nil {
-		return nil, err
-	}
-	// The initramfs carries its own copy of prepare-root.conf, so it must
-	// be in place before the initramfs is built; the tree's ostree, which
-	// decides its composefs setting, is unpacked by now.
-	if !p.Treefile.Container {
-		if err := bootc.WritePrepareRootConf(ctx, root, p.bootcOptions(opts)); err != nil {
-			return nil, err
-		}
-	}
-	sum.add("unpack", time.Since(t))
 
 	tf := p.Treefile
 	steps := assemble.Steps{
@@ -196,14 +176,29 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 	for i, pkg := range order {
 		preinst[i] = pkg.Name + ":" + pkg.Architecture
 	}
+	var beforeInitramfs func(context.Context, *assemble.Sandbox) error
+	if !tf.Container {
+		// The initramfs carries its own copy of prepare-root.conf; the
+		// tree's ostree, which decides its composefs setting, is unpacked by now.
+		beforeInitramfs = func(ctx context.Context, sb *assemble.Sandbox) error {
+			return bootc.WritePrepareRootConf(ctx, sb.Root(), p.bootcOptions(opts))
+		}
+	}
 	timings := &assemble.Timings{}
-	kernel, err := assemble.Run(ctx, root, steps, assemble.Options{
-		PreinstOrder:  preinst,
-		InitramfsArgs: tf.InitramfsArgs,
-		NoInitramfs:   tf.NoInitramfs,
-		Logger:        opts.Logger,
-		Output:        opts.ScriptOutput,
-		Timings:       timings,
+	res, err := assemble.Install(ctx, root, debs, assemble.InstallOptions{
+		Options: assemble.Options{
+			PreinstOrder:  preinst,
+			InitramfsArgs: tf.InitramfsArgs,
+			NoInitramfs:   tf.NoInitramfs,
+			Sandbox:       opts.Sandbox,
+			Logger:        opts.Logger,
+			Output:        opts.ScriptOutput,
+			Timings:       timings,
+		},
+		Jobs:            opts.Jobs,
+		Arch:            tf.Arch,
+		Steps:           &steps,
+		BeforeInitramfs: beforeInitramfs,
 	})
 	for _, ph := range timings.Phases {
 		sum.add(ph.Name, ph.Duration)
@@ -211,8 +206,10 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 	if err != nil {
 		return nil, err
 	}
-	if kernel != nil {
-		sum.Kernel = kernel.Version
+	sum.Files = res.Files
+	sum.Unpacked = res.Unpacked
+	if res.Kernel != nil {
+		sum.Kernel = res.Kernel.Version
 	}
 	return sum, nil
 }

@@ -108,3 +108,25 @@ func withPendingTriggers(c Control, names []string) Control {
 	}
 	return out
 }
+
+// FileTriggerActivations lists, as "<interest> <package>" in triggers/File
+// order, the file triggers of configured packages that unpacking pkgs
+// activates; Add records them as Triggers-Pending, so that the next
+// "dpkg --configure -a" runs each interested postinst once.
+func (db *Database) FileTriggerActivations(pkgs []*Unpacked) ([]string, error) {
+	names := map[string]string{}
+	for _, u := range pkgs {
+		names[InfoName(u.Package)] = ""
+	}
+	activated, err := db.fileActivations(pkgs, names)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range db.pkgs {
+		for _, t := range activated[p.InfoName()] {
+			out = append(out, t+" "+p.InfoName())
+		}
+	}
+	return out, nil
+}

@@ -20,6 +20,7 @@ func addComposeFlags(cmd *cobra.Command, o *compose.Options) {
 	f.StringArrayVar(&o.Lockfiles, "ex-lockfile", nil, "use exactly the versions and hashes in this lockfile (repeatable; later files win)")
 	f.StringVar(&o.WriteLockfile, "ex-write-lockfile-to", "", "write the resolved package set as a lockfile")
 	f.BoolVar(&o.Offline, "cache-only", false, "use only cached indexes and packages; no network")
+	f.Var(&o.Sandbox, "sandbox", "how maintainer scripts are confined: bwrap, chroot, direct (the root is /, as in a container build step) or auto")
 }
 
 func defaultCacheDir() string {
