@@ -3,7 +3,6 @@ package treefile
 import (
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -40,14 +39,11 @@ func (ld *loader) build(l *layer) *Treefile {
 		v, _ := b.one("ref")
 		ld.errs.add(v.pos, "ref", "invalid OSTree ref %q (letters, digits, . _ - separated by /)", t.Ref)
 	}
-	t.Edition = b.string("edition", false)
 	t.Repos = b.repos()
 	t.Packages, t.ExcludePackages = b.packages()
 	t.Recommends = b.boolean("recommends")
 	t.Documentation = b.boolPtr("documentation")
 	t.InstallLangs = b.list("install-langs")
-	t.OstreeLayers = b.list("ostree-layers")
-	t.OstreeOverrideLayers = b.list("ostree-override-layers")
 
 	t.Postprocess = b.list("postprocess")
 	t.PostprocessScript = b.string("postprocess-script", false)
@@ -72,37 +68,20 @@ func (ld *loader) build(l *layer) *Treefile {
 	t.TmpIsDir = b.boolPtr("tmp-is-dir")
 	t.OptUsrlocal = b.string("opt-usrlocal", false)
 	t.Composefs = b.string("composefs", false)
-	t.SELinux = b.boolPtr("selinux")
-	if v, ok := b.one("selinux-label-version"); ok {
-		i := v.v.(int)
-		t.SELinuxLabelVersion = &i
-	}
 	t.IgnoreDevices = b.boolPtr("ignore-devices")
 	t.ReadonlyExecutables = b.boolPtr("readonly-executables")
 	t.EtcGroupMembers = b.list("etc-group-members")
 	t.PreservePasswd = b.boolPtr("preserve-passwd")
-	t.IgnoreRemovedUsers = sortedUnique(b.list("ignore-removed-users"))
-	t.IgnoreRemovedGroups = sortedUnique(b.list("ignore-removed-groups"))
 
 	t.AutomaticVersionPrefix = b.string("automatic-version-prefix", true)
 	t.AutomaticVersionSuffix = b.string("automatic-version-suffix", false)
 	t.MutateOSRelease = b.string("mutate-os-release", true)
-	t.GPGKey = b.string("gpg-key", false)
 	t.Metadata = b.anyMap("metadata")
 	t.AddCommitMetadata = b.anyMap("add-commit-metadata")
 	if v, ok := b.one("container-cmd"); ok {
 		t.ContainerCmd = v.v.([]string)
 	}
 	t.Container = b.boolean("container")
-	if f := l.fields["image.labels"]; f != nil {
-		t.Image.Labels = map[string]string{}
-		for k, v := range f.m {
-			t.Image.Labels[k] = b.subst(v, "image.labels."+k)
-		}
-	}
-	if v, ok := b.one("image.max-layers"); ok {
-		t.Image.MaxLayers = v.v.(int)
-	}
 	return t
 }
 
@@ -276,12 +255,4 @@ func (b *builder) packages() (pkgs, excludes []string) {
 		excludes = nil
 	}
 	return pkgs, excludes
-}
-
-func sortedUnique(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	sort.Strings(s)
-	return slices.Compact(s)
 }

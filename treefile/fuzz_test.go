@@ -14,7 +14,7 @@ func FuzzLoad(f *testing.F) {
 		"ref: debian/13/${basearch}/x\nreleasever: 13\npackages: [systemd, 'a b', \"'libc6 (>= 1)'\"]\n",
 		"repos:\n  - {name: d, url: 'http://127.0.0.1/d', suites: [trixie], components: [main], trusted: true}\n",
 		"include: [a.yaml, main.yaml]\narch-include: {amd64: x.yaml}\n",
-		"variables: {a: 1, b: true, c: s}\nmetadata: {x: ${a}, y: [1, {z: null}]}\nimage: {labels: {l: v}, max-layers: 3}\n",
+		"variables: {a: 1, b: true, c: s}\nmetadata: {x: ${a}, y: [1, {z: null}]}\nadd-commit-metadata: {l: v}\n",
 		"x: &a [*a]\nmetadata: {k: &b [*b, *b]}\n",
 		"add-files: [[f, /usr/f]]\nremove-from-packages: [[pkg, '(']]\ncontainer-cmd: [/sbin/init]\n",
 		`{"ref": "a\/b", "packages": ["x\ud83d\ude00"], "metadata": {"n": 1e999}}`,

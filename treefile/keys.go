@@ -55,17 +55,13 @@ func init() {
 		"ref":        scalarString(nil),
 		"arch":       scalarString(nil),
 		"releasever": decodeReleasever,
-		"edition":    decodeEdition,
 
 		"repos":            decodeRepos,
 		"packages":         decodePackages,
 		"exclude-packages": stringList(ruleAppend, checkExclude),
 		"recommends":       scalarBool,
 		"documentation":    scalarBool,
-		"install-langs":    stringList(ruleAppend, nil),
-
-		"ostree-layers":          stringList(ruleAppend, checkOSTreeRef),
-		"ostree-override-layers": stringList(ruleAppend, checkOSTreeRef),
+		"install-langs":    decodeInstallLangs,
 
 		"include":      decodeInclude,
 		"arch-include": decodeArchInclude,
@@ -77,33 +73,27 @@ func init() {
 		"remove-files":         stringList(ruleAppend, checkRemoveFile),
 		"remove-from-packages": decodeRemoveFromPackages,
 
-		"units":                 stringList(ruleAppend, checkUnit),
-		"default-target":        scalarString(checkTarget),
-		"machineid-compat":      scalarBool,
-		"initramfs-args":        stringList(ruleAppend, nil),
-		"no-initramfs":          scalarBool,
-		"boot-location":         scalarString(oneOf("new", "modules", "kernel-install")),
-		"tmp-is-dir":            scalarBool,
-		"opt-usrlocal":          scalarString(oneOf("var", "root", "stateoverlay")),
-		"composefs":             decodeComposefs,
-		"selinux":               scalarBool,
-		"selinux-label-version": decodeSELinuxLabelVersion,
-		"ignore-devices":        scalarBool,
-		"readonly-executables":  scalarBool,
-		"etc-group-members":     stringList(ruleAppend, checkAccountName),
-		"preserve-passwd":       scalarBool,
-		"ignore-removed-users":  stringList(ruleUnion, checkAccountPattern),
-		"ignore-removed-groups": stringList(ruleUnion, checkAccountPattern),
+		"units":                stringList(ruleAppend, checkUnit),
+		"default-target":       scalarString(checkTarget),
+		"machineid-compat":     scalarBool,
+		"initramfs-args":       stringList(ruleAppend, nil),
+		"no-initramfs":         scalarBool,
+		"boot-location":        scalarString(checkBootLocation),
+		"tmp-is-dir":           scalarBool,
+		"opt-usrlocal":         scalarString(checkOptUsrlocal),
+		"composefs":            decodeComposefs,
+		"ignore-devices":       scalarBool,
+		"readonly-executables": scalarBool,
+		"etc-group-members":    stringList(ruleAppend, checkAccountName),
+		"preserve-passwd":      scalarBool,
 
 		"automatic-version-prefix": scalarString(nil),
 		"automatic-version-suffix": scalarString(checkVersionSuffix),
 		"mutate-os-release":        scalarString(nil),
-		"gpg-key":                  scalarString(nil),
 		"metadata":                 decodeAnyMap,
 		"add-commit-metadata":      decodeAnyMap,
 		"container-cmd":            decodeContainerCmd,
 		"container":                scalarBool,
-		"image":                    decodeImage,
 	}
 }
 
@@ -132,9 +122,24 @@ var rpmOnly = map[string]string{
 
 // notYet are rpm-ostree keys that make sense for Debian but apt-ostree does
 // not implement; rejecting them beats silently building something else.
-var notYet = map[string]bool{
-	"ima": true, "repo-packages": true, "lockfile-repos": true, "repovars": true,
-	"conditional-include": true, "check-passwd": true, "check-groups": true,
+// The value, if any, says what apt-ostree does instead.
+var notYet = map[string]string{
+	"ima":                    "",
+	"repo-packages":          "",
+	"lockfile-repos":         "",
+	"repovars":               "",
+	"conditional-include":    "",
+	"check-passwd":           "",
+	"check-groups":           "",
+	"ignore-removed-users":   "it only matters to check-passwd, which is not supported either",
+	"ignore-removed-groups":  "it only matters to check-groups, which is not supported either",
+	"selinux":                "the tree is committed without SELinux labels",
+	"selinux-label-version":  "the tree is committed without SELinux labels",
+	"ostree-layers":          "add content with add-files or a package instead",
+	"ostree-override-layers": "add content with add-files or a package instead",
+	"gpg-key":                "commits are not signed; sign them afterwards with ostree gpg-sign",
+	"edition":                "apt-ostree has one set of defaults, those of edition 2024 (boot-location: modules, tmp-is-dir: true)",
+	"image":                  "it comes with compose image; the tree carries no image labels",
 }
 
 // decoder turns one file's root mapping into a layer.
@@ -189,8 +194,12 @@ func decodeLayer(errs *errList, file, dir, arch string, root *yaml.Node) *layer 
 			d.archPackages(name, vn)
 		case rpmOnly[name] != "":
 			d.errorf(kn, name, "RPM-only key, not supported for Debian (%s)", rpmOnly[name])
-		case notYet[name]:
-			d.errorf(kn, name, "rpm-ostree key not supported by apt-ostree yet; remove it")
+		case hasKey(notYet, canon):
+			msg := "rpm-ostree key not supported by apt-ostree yet; remove it"
+			if hint := notYet[canon]; hint != "" {
+				msg += " (" + hint + ")"
+			}
+			d.errorf(kn, name, "%s", msg)
 		case keys[canon] == nil:
 			msg := "unknown key"
 			if s := suggest(name); s != "" {
@@ -390,14 +399,6 @@ func decodeReleasever(d *decoder, key string, n *yaml.Node) {
 	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: s}})
 }
 
-func decodeEdition(d *decoder, key string, n *yaml.Node) {
-	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") || (n.Value != "2014" && n.Value != "2024") {
-		d.errorf(n, key, "want \"2014\" or \"2024\", got %s", describe(n))
-		return
-	}
-	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: n.Value}})
-}
-
 // decodeComposefs takes prepare-root.conf's words for "[composefs]
 // enabled": yes, maybe or no; a YAML boolean is refused with the same
 // hint, since "maybe" has no boolean.
@@ -407,18 +408,6 @@ func decodeComposefs(d *decoder, key string, n *yaml.Node) {
 		return
 	}
 	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: n.Value}})
-}
-
-func decodeSELinuxLabelVersion(d *decoder, key string, n *yaml.Node) {
-	i, ok := d.integer(key, n)
-	if !ok {
-		return
-	}
-	if i != 0 && i != 1 {
-		d.errorf(n, key, "want 0 or 1, got %d", i)
-		return
-	}
-	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: i}})
 }
 
 func decodePackages(d *decoder, key string, n *yaml.Node) {
@@ -767,79 +756,6 @@ func decodeContainerCmd(d *decoder, key string, n *yaml.Node) {
 	d.set(key, &field{rule: ruleScalar, one: &val{pos: d.at(n), v: cmd}})
 }
 
-func decodeImage(d *decoder, key string, n *yaml.Node) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, key, "want a mapping (labels, max-layers), got %s", describe(n))
-		return
-	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn, vn := deref(n.Content[i]), deref(n.Content[i+1])
-		name, ok := d.str(key, kn)
-		if !ok {
-			continue
-		}
-		sub := key + "." + name
-		if line, dup := seen[name]; dup {
-			d.errorf(kn, sub, "duplicate key (first at line %d)", line)
-			continue
-		}
-		seen[name] = kn.Line
-		if vn == nil || vn.ShortTag() == "!!null" {
-			continue
-		}
-		saved := d.key
-		d.key = kn
-		switch name {
-		case "labels":
-			if m, ok := d.stringMap(sub, vn); ok {
-				d.set(sub, &field{rule: ruleMap, m: m})
-			}
-		case "max-layers":
-			if v, ok := d.integer(sub, vn); ok {
-				if v <= 0 {
-					d.errorf(vn, sub, "want an integer > 0, got %d", v)
-				} else {
-					d.set(sub, &field{rule: ruleScalar, one: &val{pos: d.at(vn), v: v}})
-				}
-			}
-		default:
-			d.errorf(kn, sub, "unknown key; the image section has labels and max-layers")
-		}
-		d.key = saved
-	}
-}
-
-func (d *decoder) stringMap(key string, n *yaml.Node) (map[string]val, bool) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, key, "want a mapping of strings, got %s", describe(n))
-		return nil, false
-	}
-	m := map[string]val{}
-	ok := true
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn := deref(n.Content[i])
-		k, good := d.str(key, kn)
-		if !good {
-			ok = false
-			continue
-		}
-		if prev, dup := m[k]; dup {
-			d.errorf(kn, key+"."+k, "duplicate key (first at line %d)", prev.pos.line)
-			ok = false
-			continue
-		}
-		vn := deref(n.Content[i+1])
-		v, good := d.str(key+"."+k, orKey(vn, kn))
-		if !good {
-			ok = false
-			continue
-		}
-		m[k] = val{pos: d.at(orKey(vn, kn)), v: v}
-	}
-	return m, ok
-}
-
 // maxMetadataNodes bounds alias expansion ("billion laughs") in free-form maps.
 const maxMetadataNodes = 100000
 
@@ -942,13 +858,6 @@ func checkExclude(s string) string {
 
 var ostreeRefRE = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
 
-func checkOSTreeRef(s string) string {
-	if !ostreeRefRE.MatchString(s) {
-		return fmt.Sprintf("invalid OSTree ref %q", s)
-	}
-	return ""
-}
-
 func checkRemoveFile(s string) string {
 	switch {
 	case s == "":
@@ -986,16 +895,62 @@ func checkAccountName(s string) string {
 	return ""
 }
 
-func checkAccountPattern(s string) string {
-	if s == "*" {
-		return ""
-	}
-	return checkAccountName(s)
-}
-
 func checkVersionSuffix(s string) string {
 	if len(s) != 1 || s[0] < 0x20 || s[0] > 0x7e {
 		return fmt.Sprintf("want exactly one printable ASCII character, got %q", s)
 	}
 	return ""
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func checkBootLocation(s string) string {
+	switch s {
+	case "modules":
+		return ""
+	case "new", "kernel-install":
+		return fmt.Sprintf("%q is not supported by apt-ostree yet: the kernel and initramfs go to /usr/lib/modules/$kver only; use modules", s)
+	}
+	return fmt.Sprintf("invalid value %q; want modules", s)
+}
+
+func checkOptUsrlocal(s string) string {
+	switch s {
+	case "var", "root":
+		return ""
+	case "stateoverlay":
+		return "stateoverlay is not supported by apt-ostree yet; use var (symlinks into /var) or root (directories in the image)"
+	}
+	return fmt.Sprintf("invalid value %q; want var or root", s)
+}
+
+// langRE matches a locale name as install-langs takes it (rpm's
+// _install_langs): language, optional territory, codeset and modifier.
+var langRE = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2}|_[0-9]{3})?(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?$`)
+
+// decodeInstallLangs takes a non-empty list of locale names, or "all".
+// An empty list is refused: unset keeps every translation, and an empty
+// list would look like "keep none" while meaning the same as unset.
+func decodeInstallLangs(d *decoder, key string, n *yaml.Node) {
+	list, ok := d.strings(key, n)
+	if !ok {
+		return
+	}
+	if len(list) == 0 {
+		d.errorf(n, key, "empty list; name the languages to keep (e.g. [en_US]), or remove the key to keep every translation")
+		return
+	}
+	for i, v := range list {
+		s := v.v.(string)
+		if s != "all" && !langRE.MatchString(s) {
+			d.errs.add(v.pos, fmt.Sprintf("%s[%d]", key, i), "invalid locale name %q (want e.g. en_US, pt_BR, sr@latin or all)", s)
+			ok = false
+		}
+	}
+	if ok {
+		d.set(key, &field{rule: ruleAppend, list: list})
+	}
 }

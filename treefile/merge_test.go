@@ -70,18 +70,18 @@ func TestLoad(t *testing.T) {
 		{
 			name: "maps merge key by key, includer then earlier sibling wins",
 			files: map[string]string{
-				"main.yaml": "include: [a.yaml, b.yaml]\nmetadata: {k: main}\nimage: {labels: {l1: main}}\n",
-				"a.yaml":    "metadata: {k: a, x: a}\nimage: {labels: {l1: a, l2: a}, max-layers: 3}\n",
-				"b.yaml":    "metadata: {x: b, y: b, n: [1, {deep: true}]}\nimage: {labels: {l2: b, l3: b}, max-layers: 9}\n",
+				"main.yaml": "include: [a.yaml, b.yaml]\nmetadata: {k: main}\nadd-commit-metadata: {l1: main}\n",
+				"a.yaml":    "metadata: {k: a, x: a}\nadd-commit-metadata: {l1: a, l2: a}\n",
+				"b.yaml":    "metadata: {x: b, y: b, n: [1, {deep: true}]}\nadd-commit-metadata: {l2: b, l3: b}\n",
 			},
 			check: func(t *testing.T, tf *Treefile, _ string) {
 				want := map[string]any{"k": "main", "x": "a", "y": "b", "n": []any{1, map[string]any{"deep": true}}}
 				if diff := cmp.Diff(want, tf.Metadata); diff != "" {
 					t.Errorf("metadata (-want +got):\n%s", diff)
 				}
-				wantImg := ImageConfig{Labels: map[string]string{"l1": "main", "l2": "a", "l3": "b"}, MaxLayers: 3}
-				if diff := cmp.Diff(wantImg, tf.Image); diff != "" {
-					t.Errorf("image (-want +got):\n%s", diff)
+				wantCommit := map[string]any{"l1": "main", "l2": "a", "l3": "b"}
+				if diff := cmp.Diff(wantCommit, tf.AddCommitMetadata); diff != "" {
+					t.Errorf("add-commit-metadata (-want +got):\n%s", diff)
 				}
 			},
 		},
@@ -135,8 +135,7 @@ func TestLoad(t *testing.T) {
 				"main.yaml": "include: a.yaml\nvariables: {flavor: minimal}\nreleasever: 13\n" +
 					"ref: debian/${releasever}/${basearch}/${flavor}\npackages: ['linux-image-${basearch}']\n" +
 					"automatic-version-prefix: '${releasever}.<date:%Y%m%d>'\nmutate-os-release: '${releasever}'\n" +
-					"metadata: {summary: '${flavor} ${extra}', n: 1}\nadd-commit-metadata: {os: 'debian-${codename}'}\n" +
-					"image: {labels: {org.opencontainers.image.version: '${releasever}'}}\n" +
+					"metadata: {summary: '${flavor} ${extra}', n: 1}\nadd-commit-metadata: {os: 'debian-${codename}', v: '${releasever}'}\n" +
 					"repos: [{url: 'http://127.0.0.1/${codename}', suites: ['${codename}']}]\n",
 				"a.yaml": "variables: {flavor: full, extra: true, codename: trixie, n: 7}\n",
 			},
@@ -153,8 +152,8 @@ func TestLoad(t *testing.T) {
 				if tf.Metadata["summary"] != "minimal true" || tf.AddCommitMetadata["os"] != "debian-trixie" {
 					t.Errorf("metadata %v add-commit-metadata %v", tf.Metadata, tf.AddCommitMetadata)
 				}
-				if tf.Image.Labels["org.opencontainers.image.version"] != "13" {
-					t.Errorf("labels %v", tf.Image.Labels)
+				if tf.AddCommitMetadata["v"] != "13" {
+					t.Errorf("add-commit-metadata %v", tf.AddCommitMetadata)
 				}
 				if r := tf.Repos[0]; r.URL != "http://127.0.0.1/trixie" || r.Suites[0] != "trixie" {
 					t.Errorf("repo %+v", r)
@@ -168,11 +167,11 @@ func TestLoad(t *testing.T) {
 		{
 			name: "underscore aliases accepted",
 			files: map[string]string{
-				"main.yaml": "default_target: multi-user.target\nautomatic_version_prefix: '1'\nboot_location: modules\ngpg_key: ABCD\nbasearch: amd64\n",
+				"main.yaml": "default_target: multi-user.target\nautomatic_version_prefix: '1'\nboot_location: modules\nbasearch: amd64\n",
 			},
 			check: func(t *testing.T, tf *Treefile, _ string) {
-				got := []string{tf.DefaultTarget, tf.AutomaticVersionPrefix, tf.BootLocation, tf.GPGKey, tf.Arch}
-				if diff := cmp.Diff([]string{"multi-user.target", "1", "modules", "ABCD", "amd64"}, got); diff != "" {
+				got := []string{tf.DefaultTarget, tf.AutomaticVersionPrefix, tf.BootLocation, tf.Arch}
+				if diff := cmp.Diff([]string{"multi-user.target", "1", "modules", "amd64"}, got); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)
 				}
 			},
@@ -322,7 +321,7 @@ func TestJSONOutput(t *testing.T) {
 			"repos:\n  - {name: d, url: 'http://127.0.0.1/debian', suites: [trixie], signed-by: k.gpg, check-valid-until: false}\n" +
 			"packages: [\"'libc6 (>= 2.36)'\", systemd]\nrecommends: false\nmachineid-compat: true\n" +
 			"add-files: [[f, /usr/lib/f]]\nremove-from-packages: [[systemd, '^/usr/lib/x$', y]]\n" +
-			"image: {labels: {containers.bootc: '1'}}\nmetadata: {m: 1}\n",
+			"metadata: {m: 1}\n",
 		"k.gpg": "key",
 		"f":     "file",
 	}
@@ -369,11 +368,6 @@ func TestJSONOutput(t *testing.T) {
   "machineid-compat": true,
   "metadata": {
     "m": 1
-  },
-  "image": {
-    "labels": {
-      "containers.bootc": "1"
-    }
   }
 }
 `
@@ -471,7 +465,7 @@ func TestExample(t *testing.T) {
 			if len(tf.Repos) != 2 || tf.Repos[0].URL != "" || tf.Repos[1].Suites[0] != "trixie-security" {
 				t.Errorf("repos %+v", tf.Repos)
 			}
-			if tf.DefaultTarget != "multi-user.target" || tf.Image.Labels["containers.bootc"] != "1" || tf.Recommends {
+			if tf.DefaultTarget != "multi-user.target" || tf.Recommends {
 				t.Errorf("got %+v", tf)
 			}
 		})

@@ -19,7 +19,6 @@ type Treefile struct {
 	Ref        string `json:"ref,omitempty"`
 	Arch       string `json:"arch"` // dpkg architecture; always set (defaults to the build arch)
 	Releasever string `json:"releasever,omitempty"`
-	Edition    string `json:"edition,omitempty"` // "2014" or "2024"
 
 	Repos           []Repo   `json:"repos,omitempty"`
 	Packages        []string `json:"packages,omitempty"` // PackageSpec.String() forms, sorted, unique; packages-<arch> folded in
@@ -27,9 +26,6 @@ type Treefile struct {
 	Recommends      bool     `json:"recommends,omitempty"` // default false (unlike rpm-ostree)
 	Documentation   *bool    `json:"documentation,omitempty"`
 	InstallLangs    []string `json:"install-langs,omitempty"`
-
-	OstreeLayers         []string `json:"ostree-layers,omitempty"`
-	OstreeOverrideLayers []string `json:"ostree-override-layers,omitempty"`
 
 	Postprocess        []string            `json:"postprocess,omitempty"`        // inline scripts, in merged order
 	PostprocessScript  string              `json:"postprocess-script,omitempty"` // absolute path of an executable file
@@ -42,28 +38,22 @@ type Treefile struct {
 	MachineIDCompat     *bool    `json:"machineid-compat,omitempty"`
 	InitramfsArgs       []string `json:"initramfs-args,omitempty"`
 	NoInitramfs         bool     `json:"no-initramfs,omitempty"`
-	BootLocation        string   `json:"boot-location,omitempty"` // "new", "modules" or "kernel-install"
+	BootLocation        string   `json:"boot-location,omitempty"` // only "modules", what bootc always does
 	TmpIsDir            *bool    `json:"tmp-is-dir,omitempty"`
-	OptUsrlocal         string   `json:"opt-usrlocal,omitempty"` // "var", "root" or "stateoverlay"
+	OptUsrlocal         string   `json:"opt-usrlocal,omitempty"` // "var" or "root"
 	Composefs           string   `json:"composefs,omitempty"`    // prepare-root.conf's [composefs] enabled: "yes", "maybe", "no"; "" = chosen from the tree's ostree
-	SELinux             *bool    `json:"selinux,omitempty"`
-	SELinuxLabelVersion *int     `json:"selinux-label-version,omitempty"`
 	IgnoreDevices       *bool    `json:"ignore-devices,omitempty"`
 	ReadonlyExecutables *bool    `json:"readonly-executables,omitempty"`
 	EtcGroupMembers     []string `json:"etc-group-members,omitempty"`
 	PreservePasswd      *bool    `json:"preserve-passwd,omitempty"`
-	IgnoreRemovedUsers  []string `json:"ignore-removed-users,omitempty"`
-	IgnoreRemovedGroups []string `json:"ignore-removed-groups,omitempty"`
 
 	AutomaticVersionPrefix string         `json:"automatic-version-prefix,omitempty"`
 	AutomaticVersionSuffix string         `json:"automatic-version-suffix,omitempty"` // one ASCII character
 	MutateOSRelease        string         `json:"mutate-os-release,omitempty"`
-	GPGKey                 string         `json:"gpg-key,omitempty"`
 	Metadata               map[string]any `json:"metadata,omitempty"` // not committed; excluded from Digest
 	AddCommitMetadata      map[string]any `json:"add-commit-metadata,omitempty"`
 	ContainerCmd           []string       `json:"container-cmd,omitempty"`
 	Container              bool           `json:"container,omitempty"`
-	Image                  ImageConfig    `json:"image,omitzero"`
 
 	// Variables are the values ${name} was substituted with, including
 	// basearch and releasever. Like rpm-ostree, --print-only omits them.
@@ -119,12 +109,6 @@ type RemoveFromPackage struct {
 // MarshalJSON writes the treefile form [pkg, regex...].
 func (r RemoveFromPackage) MarshalJSON() ([]byte, error) {
 	return json.Marshal(append([]string{r.Package}, r.Patterns...))
-}
-
-// ImageConfig is the `image` section: settings for the OCI image.
-type ImageConfig struct {
-	Labels    map[string]string `json:"labels,omitempty"`
-	MaxLayers int               `json:"max-layers,omitempty"` // 0 = unset
 }
 
 // Options changes how Load reads a treefile.
