@@ -37,6 +37,19 @@ type Options struct {
 	// or ComposefsNo forces prepare-root.conf's "[composefs] enabled"; ""
 	// chooses from the tree's own ostree (see WritePrepareRootConf).
 	Composefs string
+	// TmpSymlink is the treefile's tmp-is-dir: false: /tmp becomes the
+	// symlink sysroot/tmp instead of an empty 01777 directory. bootc's
+	// api-base-directories lint refuses such a tree.
+	TmpSymlink bool
+	// OptUsrlocalRoot is the treefile's opt-usrlocal: root: /opt and
+	// /usr/local stay directories of the image instead of symlinks into /var.
+	OptUsrlocalRoot bool
+	// EtcGroupMembers is the treefile's etc-group-members: groups that must
+	// be in /etc/group (all groups stay there; a missing one is an error).
+	EtcGroupMembers []string
+	// ReadonlyExecutables is the treefile's readonly-executables: regular
+	// files with an execute bit lose their write bits.
+	ReadonlyExecutables bool
 	// Logger receives notices about removed content; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -113,6 +126,12 @@ func Steps() []Step {
 		{"convert-var-to-tmpfiles-d", convertVarToTmpfilesD, false},
 		// compose_init_rootfs's directories.
 		{"init-rootfs", initRootfs, false},
+		// compose_init_rootfs's tmp symlink (tmp-is-dir: false).
+		{"tmp-is-dir", postprocessTmpIsDir, false},
+		// (etc-group-members: every group stays in /etc/group; check them.)
+		{"etc-group-members", checkEtcGroupMembers, true},
+		// the importer's readonly-executables, on the whole tree.
+		{"readonly-executables", postprocessReadonlyExecutables, true},
 	}
 }
 

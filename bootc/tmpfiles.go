@@ -49,7 +49,7 @@ var integrationLines = []string{
 // /var/lib/dpkg link to the database moveDpkgDatabase moved.
 func writeIntegrationTmpfiles(ctx context.Context, root string, opts Options) error {
 	r := rootfs(root)
-	lines := append([]string{"# Written by apt-ostree: state directories behind the image's top-level symlinks."}, integrationLines...)
+	lines := append([]string{"# Written by apt-ostree: state directories behind the image's top-level symlinks."}, integrationLinesFor(opts)...)
 	if ok, err := r.isDir(usrDpkg); err != nil {
 		return err
 	} else if ok {

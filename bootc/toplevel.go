@@ -100,13 +100,16 @@ const optDir = "usr/lib/opt"
 // warning because /run is a tmpfs.
 func prepareRootfsLinks(ctx context.Context, root string, opts Options) error {
 	r := rootfs(root)
-	for _, l := range varLinks {
+	for _, l := range varLinksFor(opts) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := makeVarLink(r, l, opts); err != nil {
 			return err
 		}
+	}
+	if err := makeUsrlocalRootDirs(r, opts); err != nil {
+		return err
 	}
 	if _, err := r.mkdirAll("sysroot", 0o755); err != nil {
 		return err
