@@ -157,6 +157,9 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 			return nil, err
 		}
 	}
+	// documentation and install-langs: dpkg path filters, applied while
+	// unpacking and recorded for the dpkg runs the image will see.
+	exclude, include := deb.DocExcludes(p.Treefile.Documentation == nil || *p.Treefile.Documentation, p.Treefile.InstallLangs)
 
 	tf := p.Treefile
 	steps := assemble.Steps{
@@ -197,6 +200,8 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 		},
 		Jobs:            opts.Jobs,
 		Arch:            tf.Arch,
+		PathExclude:     exclude,
+		PathInclude:     include,
 		Steps:           &steps,
 		BeforeInitramfs: beforeInitramfs,
 	})
@@ -204,6 +209,12 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 		sum.add(ph.Name, ph.Duration)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := deb.WriteDocExcludesConfig(root, exclude, include); err != nil {
+		return nil, err
+	}
+	if err := packagedDevices(res.Unpacked, tf.IgnoreDevices, opts.logger()); err != nil {
 		return nil, err
 	}
 	sum.Files = res.Files
@@ -226,6 +237,11 @@ func (p *Plan) bootcOptions(opts Options) bootc.Options {
 	b.Composefs = tf.Composefs
 	b.Container = tf.Container
 	b.NoInitramfs = tf.NoInitramfs
+	b.FailOnDevices = tf.IgnoreDevices != nil && !*tf.IgnoreDevices
+	b.TmpSymlink = tf.TmpIsDir != nil && !*tf.TmpIsDir
+	b.OptUsrlocalRoot = tf.OptUsrlocal == "root"
+	b.EtcGroupMembers = tf.EtcGroupMembers
+	b.ReadonlyExecutables = tf.ReadonlyExecutables != nil && *tf.ReadonlyExecutables
 	b.Logger = opts.Logger
 	return b
 }

@@ -132,6 +132,13 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if err := os.Chmod(root, 0o755); err != nil {
 		return nil, err
 	}
+	if prev != nil && preservePasswd(tf) {
+		seeded, err := seedAccounts(ctx, repo, prev.String(), root)
+		if err != nil {
+			return nil, err
+		}
+		opts.logger().Info("preserve-passwd: accounts of the previous commit kept", "commit", prev.String(), "files", seeded)
+	}
 	sum, err := plan.BuildRoot(ctx, root, res.Version, opts.Options)
 	if err != nil {
 		return nil, err
