@@ -23,9 +23,9 @@ type Treefile struct {
 	Repos           []Repo   `json:"repos,omitempty"`
 	Packages        []string `json:"packages,omitempty"` // PackageSpec.String() forms, sorted, unique; packages-<arch> folded in
 	ExcludePackages []string `json:"exclude-packages,omitempty"`
-	Recommends      bool     `json:"recommends,omitempty"` // default false (unlike rpm-ostree)
-	Documentation   *bool    `json:"documentation,omitempty"`
-	InstallLangs    []string `json:"install-langs,omitempty"`
+	Recommends      bool     `json:"recommends,omitempty"`    // default false (unlike rpm-ostree)
+	Documentation   *bool    `json:"documentation,omitempty"` // nil = true; false: see deb.DocExcludes
+	InstallLangs    []string `json:"install-langs,omitempty"` // locale names (en_US) or "all"; nil keeps every translation
 
 	Postprocess        []string            `json:"postprocess,omitempty"`        // inline scripts, in merged order
 	PostprocessScript  string              `json:"postprocess-script,omitempty"` // absolute path of an executable file
