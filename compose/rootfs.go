@@ -214,7 +214,7 @@ func (p *Plan) BuildRoot(ctx context.Context, root, version string, opts Options
 	if err := deb.WriteDocExcludesConfig(root, exclude, include); err != nil {
 		return nil, err
 	}
-	if err := packagedDevices(res.Unpacked, tf.IgnoreDevices, opts.logger()); err != nil {
+	if err := packagedDevices(res.Unpacked, tf.IgnoreDevices); err != nil {
 		return nil, err
 	}
 	sum.Files = res.Files

@@ -36,7 +36,7 @@ func TestE2EDocumentationInstallLangs(t *testing.T) {
 	repoPath := filepath.Join(dir, "repo")
 	// A fixed version: the automatic one would differ between the two
 	// composes, and mutate-os-release writes it into the tree.
-	opts := TreeOptions{Options: Options{Treefile: tf, CacheDir: cache}, Repo: repoPath, AddMetadata: map[string]string{"version": "13.test"}}
+	opts := TreeOptions{Options: Options{Treefile: tf, CacheDir: cache}, Repo: repoPath, AddMetadata: []string{"version=13.test"}}
 	res, err := Tree(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
