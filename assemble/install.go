@@ -186,6 +186,11 @@ func Install(ctx context.Context, root string, debs []*deb.Package, opts Install
 	uopts := deb.Options{Jobs: opts.Jobs, Logger: opts.Logger, PathExclude: opts.PathExclude, PathInclude: opts.PathInclude}
 	if base {
 		uopts.Installed = db
+		// The image's own path-exclude configuration (a treefile's
+		// documentation and install-langs) applies to what is added.
+		if uopts.PathFilters, err = deb.RootPathFilters(abs); err != nil {
+			return nil, err
+		}
 	}
 	unpacked, err := deb.Unpack(ctx, abs, fresh, uopts)
 	if err != nil {

@@ -1,7 +1,9 @@
 package deb
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,4 +113,20 @@ func WriteDocExcludesConfig(root string, exclude, include []string) error {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	return nil
+}
+
+// RootPathFilters reads the path filters of root's own dpkg configuration
+// (/etc/dpkg, or /usr/etc/dpkg in a composed tree) as dpkg in that root
+// would, following links inside the root only: what Options.PathFilters
+// needs so that packages added to an image honour its DocExcludesConfig.
+func RootPathFilters(root string) ([]PathFilter, error) {
+	dir := "etc/dpkg"
+	if _, err := fs.Stat(rootFS(root), "etc"); errors.Is(err, fs.ErrNotExist) {
+		dir = "usr/etc/dpkg"
+	}
+	filters, err := ReadPathFilters(rootFS(root), dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the dpkg path filters of %s: %w", root, err)
+	}
+	return filters, nil
 }
