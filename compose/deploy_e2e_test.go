@@ -2,7 +2,6 @@ package compose
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,49 +173,4 @@ func TestE2EDeployWithTreeOstree(t *testing.T) {
 		"--bind", sysroot, "/sysroot", "--ro-bind", repo, "/run/composed-repo",
 		"--setenv", "PATH", "/usr/sbin:/usr/bin", "/usr/bin/ostree"}
 	deployAndCheck(t, bwrap, "/sysroot", "/run/composed-repo", sysroot, res.Ref, res.Commit)
-}
-
-// TestE2EServerUnits composes a server treefile whose units are named the
-// way users name them: sshd.service, which on Debian is only an Alias= of
-// ssh.service, and NetworkManager.service, whose Also= units bring an
-// Alias= and another target.
-func TestE2EServerUnits(t *testing.T) {
-	cache := e2eCache(t)
-	needTools(t, "bwrap", "ostree")
-	example, err := filepath.Abs(exampleTreefile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	tf := filepath.Join(dir, "server.yaml")
-	if err := os.WriteFile(tf, []byte("include: "+example+"\n"+
-		"ref: debian/13/${basearch}/server\n"+
-		"packages: [openssh-server, network-manager]\n"+
-		"units: [sshd.service, NetworkManager.service]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Join(dir, "repo")
-	res, err := Tree(context.Background(), TreeOptions{Options: Options{Treefile: tf, CacheDir: cache}, Repo: repo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("compose tree: %s: %s", res.Commit, res.Summary)
-	fsys := mustFS(t, repo, res.Commit)
-	const sys = "usr/etc/systemd/system/"
-	for link, want := range map[string]string{
-		sys + "multi-user.target.wants/ssh.service":                            "/usr/lib/systemd/system/ssh.service",
-		sys + "sshd.service":                                                   "/usr/lib/systemd/system/ssh.service",
-		sys + "multi-user.target.wants/NetworkManager.service":                 "/usr/lib/systemd/system/NetworkManager.service",
-		sys + "dbus-org.freedesktop.nm-dispatcher.service":                     "/usr/lib/systemd/system/NetworkManager-dispatcher.service",
-		sys + "network-online.target.wants/NetworkManager-wait-online.service": "/usr/lib/systemd/system/NetworkManager-wait-online.service",
-		// example's common.yaml
-		sys + "multi-user.target.wants/remote-fs.target": "/usr/lib/systemd/system/remote-fs.target",
-	} {
-		got, err := fs.ReadLink(fsys, link)
-		// The packages' postinsts (deb-systemd-helper) may have made
-		// the link first, pointing into /lib.
-		if err != nil || (got != want && got != strings.TrimPrefix(want, "/usr")) {
-			t.Errorf("%s -> %q (%v), want %s", link, got, err, want)
-		}
-	}
 }

@@ -14,13 +14,17 @@ import (
 	"github.com/apt-ostree/apt-ostree/ostree"
 )
 
-// TestE2EDocumentationInstallLangs composes the example with
-// documentation: false and install-langs: [en_US]: the commit has no
+// TestE2EServerTreefile composes the example as a server treefile as a
+// new user writes one: openssh-server and network-manager added, units
+// named the way users name them (sshd.service, which on Debian is only an
+// Alias= of ssh.service, and NetworkManager.service, whose Also= units
+// bring an Alias= and another target), documentation: false and
+// install-langs: [en_US]. The units are enabled; the commit has no
 // documentation but copyright files (and the doc symlinks dpkg keeps), no
 // manual or info pages, no translations but English, and records the
 // filter for dpkg. A forced recompose, which seeds the accounts of the
 // first commit (preserve-passwd), gives the same tree.
-func TestE2EDocumentationInstallLangs(t *testing.T) {
+func TestE2EServerTreefile(t *testing.T) {
 	cache := e2eCache(t)
 	needTools(t, "bwrap", "ostree")
 	ctx := context.Background()
@@ -29,8 +33,12 @@ func TestE2EDocumentationInstallLangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf := filepath.Join(dir, "nodocs.yaml")
-	if err := os.WriteFile(tf, []byte("include: "+example+"\ndocumentation: false\ninstall-langs: [en_US]\n"), 0o644); err != nil {
+	tf := filepath.Join(dir, "server.yaml")
+	if err := os.WriteFile(tf, []byte("include: "+example+"\n"+
+		"ref: debian/13/${basearch}/server\n"+
+		"packages: [openssh-server, network-manager]\n"+
+		"units: [sshd.service, NetworkManager.service]\n"+
+		"documentation: false\ninstall-langs: [en_US]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	repoPath := filepath.Join(dir, "repo")
@@ -43,6 +51,7 @@ func TestE2EDocumentationInstallLangs(t *testing.T) {
 	}
 	t.Logf("compose tree: %s: %s", res.Commit, res.Summary)
 	fsys := mustFS(t, repoPath, res.Commit)
+	checkServerUnits(t, fsys)
 
 	englishOnly := func(lang string) bool {
 		for _, keep := range []string{"en", "en_US"} {
@@ -127,5 +136,28 @@ func TestE2EDocumentationInstallLangs(t *testing.T) {
 	if a, b := content(res.Commit), content(again.Commit); a != b {
 		out, _ := exec.Command("ostree", "--repo="+repoPath, "diff", res.Commit, again.Commit).CombinedOutput()
 		t.Errorf("the recompose seeded with the first commit's accounts differs: content %s, then %s; ostree diff:\n%s", a, b, out)
+	}
+}
+
+// checkServerUnits checks the links that units: [sshd.service,
+// NetworkManager.service] (plus the example's remote-fs.target) enable.
+func checkServerUnits(t *testing.T, fsys fs.FS) {
+	t.Helper()
+	const sys = "usr/etc/systemd/system/"
+	for link, want := range map[string]string{
+		sys + "multi-user.target.wants/ssh.service":                            "/usr/lib/systemd/system/ssh.service",
+		sys + "sshd.service":                                                   "/usr/lib/systemd/system/ssh.service",
+		sys + "multi-user.target.wants/NetworkManager.service":                 "/usr/lib/systemd/system/NetworkManager.service",
+		sys + "dbus-org.freedesktop.nm-dispatcher.service":                     "/usr/lib/systemd/system/NetworkManager-dispatcher.service",
+		sys + "network-online.target.wants/NetworkManager-wait-online.service": "/usr/lib/systemd/system/NetworkManager-wait-online.service",
+		// example's common.yaml
+		sys + "multi-user.target.wants/remote-fs.target": "/usr/lib/systemd/system/remote-fs.target",
+	} {
+		got, err := fs.ReadLink(fsys, link)
+		// The packages' postinsts (deb-systemd-helper) may have made
+		// the link first, pointing into /lib.
+		if err != nil || (got != want && got != strings.TrimPrefix(want, "/usr")) {
+			t.Errorf("%s -> %q (%v), want %s", link, got, err, want)
+		}
 	}
 }
