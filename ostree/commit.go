@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,11 +128,15 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 	if err != nil {
 		return Checksum{}, stats, err
 	}
-	tmpDir, err := r.newStagingDir()
+	// Only this writer holds the lock, so temp files loose in tmp/ are
+	// an older version's leftovers.
+	r.removeLooseTemp()
+	staging, err := r.newStagingDir()
 	if err != nil {
 		return Checksum{}, stats, err
 	}
-	defer os.RemoveAll(tmpDir)
+	defer staging.Remove()
+	tmpDir := staging.Path()
 
 	start := time.Now()
 	wctx, cancel := context.WithCancel(ctx)
@@ -177,14 +180,14 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 		ts = time.Now()
 	}
 	c := &Commit{Metadata: opts.Metadata, Parent: parent, Subject: opts.Subject, Body: opts.Body, Timestamp: ts, RootTree: tree, RootMeta: meta}
-	csum, err := r.writeCommit(ctx, c, opts.DetachedMetadata)
+	csum, err := r.writeCommit(ctx, tmpDir, c, opts.DetachedMetadata)
 	if err != nil {
 		return Checksum{}, stats, err
 	}
 	stats.MetadataObjectsTotal++
 	stats.MetadataObjectsWritten++
 	if opts.WriteRef {
-		if err := r.SetRef(ctx, opts.Ref, csum); err != nil {
+		if err := r.setRef(ctx, tmpDir, opts.Ref, csum); err != nil {
 			return Checksum{}, stats, err
 		}
 	}
@@ -214,30 +217,6 @@ func (r *Repo) commitParent(opts *CommitOptions) (*Checksum, error) {
 		return &p, nil
 	}
 	return nil, nil
-}
-
-const stagingPrefix = "apt-ostree-staging-"
-
-// newStagingDir makes a private temp dir under tmp/ after removing the ones
-// a killed writer left behind; the caller holds the writer lock, so no
-// other apt-ostree writer is using them.
-func (r *Repo) newStagingDir() (string, error) {
-	tmp := filepath.Join(r.path, "tmp")
-	if err := os.MkdirAll(tmp, 0o775); err != nil {
-		return "", fmt.Errorf("ostree repo %s: %w", r.path, err)
-	}
-	if ents, err := os.ReadDir(tmp); err == nil {
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), stagingPrefix) {
-				os.RemoveAll(filepath.Join(tmp, e.Name()))
-			}
-		}
-	}
-	d, err := os.MkdirTemp(tmp, stagingPrefix)
-	if err != nil {
-		return "", fmt.Errorf("ostree repo %s: %w", r.path, err)
-	}
-	return d, nil
 }
 
 func (cm *committer) owner(uid, gid uint32) (uint32, uint32) {
@@ -441,7 +420,7 @@ func (cm *committer) writeMeta(ctx context.Context, t ObjectType, data []byte) (
 	if cm.metas[c] {
 		return c, nil
 	}
-	c, written, err := cm.r.WriteObject(ctx, t, data)
+	c, written, err := cm.r.writeObject(ctx, cm.tmpDir, t, data)
 	if err != nil {
 		return c, err
 	}
@@ -455,21 +434,25 @@ func (cm *committer) writeMeta(ctx context.Context, t ObjectType, data []byte) (
 // WriteCommit stores a commit object whose trees are already in the repo
 // and returns its checksum. It does not update any ref.
 func (r *Repo) WriteCommit(ctx context.Context, c *Commit) (Checksum, error) {
-	return r.writeCommit(ctx, c, nil)
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return Checksum{}, err
+	}
+	return r.writeCommit(ctx, tmpDir, c, nil)
 }
 
-func (r *Repo) writeCommit(ctx context.Context, c *Commit, detached map[string]any) (Checksum, error) {
+func (r *Repo) writeCommit(ctx context.Context, tmpDir string, c *Commit, detached map[string]any) (Checksum, error) {
 	data, err := c.MarshalBinary()
 	if err != nil {
 		return Checksum{}, err
 	}
 	csum := Checksum(sha256.Sum256(data))
 	if len(detached) > 0 {
-		if err := r.WriteCommitMeta(ctx, csum, detached); err != nil {
+		if err := r.writeCommitMeta(ctx, tmpDir, csum, detached); err != nil {
 			return csum, err
 		}
 	}
-	if _, _, err := r.WriteObject(ctx, ObjectCommit, data); err != nil {
+	if _, _, err := r.writeObject(ctx, tmpDir, ObjectCommit, data); err != nil {
 		return csum, err
 	}
 	if err := r.Sync(); err != nil {
@@ -480,6 +463,14 @@ func (r *Repo) writeCommit(ctx context.Context, c *Commit, detached map[string]a
 
 // WriteCommitMeta replaces a commit's detached metadata (.commitmeta).
 func (r *Repo) WriteCommitMeta(ctx context.Context, commit Checksum, md map[string]any) error {
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return err
+	}
+	return r.writeCommitMeta(ctx, tmpDir, commit, md)
+}
+
+func (r *Repo) writeCommitMeta(ctx context.Context, tmpDir string, commit Checksum, md map[string]any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -487,5 +478,5 @@ func (r *Repo) WriteCommitMeta(ctx context.Context, commit Checksum, md map[stri
 	if err != nil {
 		return fmt.Errorf("detached metadata of %s: %w", commit, err)
 	}
-	return r.installBytes(ObjectCommitMeta, commit, data)
+	return r.installBytes(tmpDir, ObjectCommitMeta, commit, data)
 }

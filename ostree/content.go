@@ -42,7 +42,11 @@ func getFlate(w io.Writer, level int) *flate.Writer {
 // bytes) or a symlink (content is ignored) and returns its checksum. It
 // reports written=false when the object was already present.
 func (r *Repo) WriteContent(ctx context.Context, h *FileHeader, content io.Reader) (c Checksum, written bool, err error) {
-	return r.writeContent(ctx, filepath.Join(r.path, "tmp"), h, content, nil)
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return c, false, err
+	}
+	return r.writeContent(ctx, tmpDir, h, content, nil)
 }
 
 // writeContent stores a content object. When known is non-nil it is the
@@ -76,7 +80,7 @@ func (r *Repo) writeContent(ctx context.Context, tmpDir string, h *FileHeader, c
 	if h.IsSymlink() && r.mode == ModeBare {
 		return c, true, r.installBareSymlink(tmpDir, h, c)
 	}
-	f, err := os.CreateTemp(tmpDir, "obj-")
+	f, err := createTemp(tmpDir, "obj-")
 	if err != nil {
 		return c, false, fmt.Errorf("write content object: %w", err)
 	}
@@ -206,6 +210,9 @@ func (r *Repo) installBareSymlink(tmpDir string, h *FileHeader, c Checksum) erro
 	tmp := filepath.Join(tmpDir, fmt.Sprintf("link-%d-%d-%s", os.Getpid(), linkSeq.Add(1), c))
 	if err := os.Symlink(h.SymlinkTarget, tmp); err != nil {
 		return fmt.Errorf("write symlink object %s: %w", c, err)
+	}
+	if testHookTemp != nil {
+		testHookTemp(tmp)
 	}
 	err := unix.Lchown(tmp, int(h.UID), int(h.GID))
 	for _, x := range h.Xattrs {

@@ -1,12 +1,15 @@
 package ostree
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -140,6 +143,101 @@ func crashTrials(t *testing.T, ostree string, mode RepoMode, trials int) {
 	for _, e := range ents {
 		if e.Name() != "cache" {
 			t.Errorf("left in tmp/: %s", e.Name())
+		}
+	}
+}
+
+const killHelperEnv = "APT_OSTREE_KILL_AT_TEMP"
+
+// TestKillHelper is the child process of TestKilledWriterLeavesNothing: it
+// commits $APT_OSTREE_CRASH_TREE and, when it creates the first temp file
+// whose name starts with $APT_OSTREE_KILL_AT_TEMP, prints its path and
+// waits to be killed.
+func TestKillHelper(t *testing.T) {
+	prefix := os.Getenv(killHelperEnv)
+	if prefix == "" {
+		t.Skip("helper process for TestKilledWriterLeavesNothing")
+	}
+	var once sync.Once
+	testHookTemp = func(p string) {
+		if strings.HasPrefix(filepath.Base(p), prefix) {
+			once.Do(func() {
+				fmt.Println(p)
+				time.Sleep(time.Hour)
+			})
+		}
+	}
+	r, err := Open(os.Getenv("APT_OSTREE_CRASH_REPO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.CommitDir(t.Context(), os.Getenv("APT_OSTREE_CRASH_TREE"), CommitOptions{
+		Ref: "kill/test", WriteRef: true, OwnerUID: -1, OwnerGID: -1, Jobs: 1,
+		DetachedMetadata: map[string]any{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A writer killed while any of its temp files exists (a content object,
+// a metadata object, the new ref) leaves nothing that the next commit
+// does not remove: tmp/ and refs/ hold no stray file afterwards.
+func TestKilledWriterLeavesNothing(t *testing.T) {
+	ostree := needOstree(t)
+	for _, mode := range []RepoMode{ModeArchive, ModeBareUser} {
+		for _, kind := range []struct{ name, prefix string }{
+			{"content object", "obj-"},
+			{"metadata object", "tmpobject-"},
+			{"ref", ".test.tmp-"},
+		} {
+			t.Run(mode.String()+"/"+kind.name, func(t *testing.T) {
+				tmp := t.TempDir()
+				tree := filepath.Join(tmp, "tree")
+				genTree(t, tree, 3, 20)
+				r, err := Init(t.Context(), filepath.Join(tmp, "repo"), mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.count=1")
+				cmd.Env = append(os.Environ(), killHelperEnv+"="+kind.prefix, "APT_OSTREE_CRASH_REPO="+r.Path(), "APT_OSTREE_CRASH_TREE="+tree)
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				line, err := bufio.NewReader(out).ReadString('\n')
+				if err != nil {
+					cmd.Wait()
+					t.Fatalf("helper never created a %s temp file: %v", kind.name, err)
+				}
+				left := strings.TrimSpace(line)
+				if _, err := os.Lstat(left); err != nil {
+					t.Fatalf("helper's temp file: %v", err)
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				if _, err := os.Lstat(left); err != nil {
+					t.Fatalf("the kill removed %s: %v", left, err)
+				}
+
+				if _, _, err := r.CommitDir(t.Context(), tree, CommitOptions{Ref: "kill/test", WriteRef: true, OwnerUID: -1, OwnerGID: -1}); err != nil {
+					t.Fatal(err)
+				}
+				run(t, ostree, "fsck", "--repo="+r.Path())
+				if _, err := os.Lstat(left); err == nil {
+					t.Errorf("%s (written when the writer was killed) is still there", left)
+				}
+				ents, _ := os.ReadDir(filepath.Join(r.Path(), "tmp"))
+				for _, e := range ents {
+					if e.Name() != "cache" { // ostree fsck's
+						t.Errorf("left in tmp/: %s", e.Name())
+					}
+				}
+				if ents, _ := os.ReadDir(filepath.Join(r.Path(), "refs/heads/kill")); len(ents) != 1 || ents[0].Name() != "test" {
+					t.Errorf("refs/heads/kill holds %v, want only test", ents)
+				}
+			})
 		}
 	}
 }

@@ -86,6 +86,14 @@ func (r *Repo) ResolveRev(rev string) (Checksum, error) {
 
 // SetRef points ref at commit atomically and durably. The commit must exist.
 func (r *Repo) SetRef(ctx context.Context, ref string, commit Checksum) error {
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return err
+	}
+	return r.setRef(ctx, tmpDir, ref, commit)
+}
+
+func (r *Repo) setRef(ctx context.Context, tmpDir, ref string, commit Checksum) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -101,7 +109,7 @@ func (r *Repo) SetRef(ctx context.Context, ref string, commit Checksum) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o775); err != nil {
 		return fmt.Errorf("set ref %q in %s: %w", ref, r.path, err)
 	}
-	if err := writeFileAtomic(p, []byte(commit.String()+"\n"), 0o644); err != nil {
+	if err := writeFileAtomic(tmpDir, p, []byte(commit.String()+"\n"), 0o644); err != nil {
 		return fmt.Errorf("set ref %q in %s: %w", ref, r.path, err)
 	}
 	return nil

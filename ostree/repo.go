@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apt-ostree/apt-ostree/internal/workdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,6 +74,12 @@ type Repo struct {
 
 	dirsMu sync.Mutex
 	dirs   map[string]bool // objects/XX directories known to exist
+
+	// staging holds the temp files of writes made outside CommitDir
+	// (WriteObject, WriteContent, SetRef...), created on first use and
+	// owned by this process until it exits.
+	stagingMu sync.Mutex
+	staging   *workdir.Dir
 }
 
 // Path returns the repository directory.
@@ -116,7 +123,7 @@ func Init(ctx context.Context, path string, mode RepoMode) (*Repo, error) {
 		}
 	}
 	cfg := fmt.Sprintf("[core]\nrepo_version=1\nmode=%s\n", mode)
-	if err := writeFileAtomic(filepath.Join(path, "config"), []byte(cfg), 0o644); err != nil {
+	if err := writeFileAtomic("", filepath.Join(path, "config"), []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("init ostree repo %s: %w", path, err)
 	}
 	return Open(path)
@@ -231,6 +238,14 @@ func (r *Repo) WriteObject(ctx context.Context, t ObjectType, data []byte) (c Ch
 	if t == ObjectFile || t == ObjectCommitMeta {
 		return c, false, fmt.Errorf("WriteObject: %s objects are written with WriteContent/WriteCommitMeta", t)
 	}
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return c, false, err
+	}
+	return r.writeObject(ctx, tmpDir, t, data)
+}
+
+func (r *Repo) writeObject(ctx context.Context, tmpDir string, t ObjectType, data []byte) (c Checksum, written bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return c, false, err
 	}
@@ -238,19 +253,21 @@ func (r *Repo) WriteObject(ctx context.Context, t ObjectType, data []byte) (c Ch
 	if ok, err := r.HasObject(t, c); err != nil || ok {
 		return c, false, err
 	}
-	if err := r.installBytes(t, c, data); err != nil {
+	if err := r.installBytes(tmpDir, t, c, data); err != nil {
 		return c, false, err
 	}
 	return c, true, nil
 }
 
-// installBytes writes data as object (t, c) through a temp file and rename.
-func (r *Repo) installBytes(t ObjectType, c Checksum, data []byte) error {
+// installBytes writes data as object (t, c) through a temp file in tmpDir
+// (a staging directory, so a writer killed here leaves nothing that the
+// next writer does not remove) and a rename.
+func (r *Repo) installBytes(tmpDir string, t ObjectType, c Checksum, data []byte) error {
 	if err := r.ensureObjDir(c); err != nil {
 		return err
 	}
 	dest := r.objectPath(t, c)
-	f, err := os.CreateTemp(filepath.Join(r.path, "tmp"), "tmpobject-")
+	f, err := createTemp(tmpDir, "tmpobject-")
 	if err != nil {
 		return fmt.Errorf("write %s object %s: %w", t, c, err)
 	}
@@ -312,10 +329,14 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// writeFileAtomic writes data to path via a synced temp file in the same directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// writeFileAtomic writes data to path via a synced temp file in tmpDir
+// (path's own directory when empty; it must be on path's filesystem).
+func writeFileAtomic(tmpDir, path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if tmpDir == "" {
+		tmpDir = dir
+	}
+	f, err := createTemp(tmpDir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
 	}

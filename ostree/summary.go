@@ -23,7 +23,11 @@ func (r *Repo) UpdateSummary(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(r.path, "summary"), data, 0o644); err != nil {
+	tmpDir, err := r.sharedStaging()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(tmpDir, filepath.Join(r.path, "summary"), data, 0o644); err != nil {
 		return fmt.Errorf("write summary of %s: %w", r.path, err)
 	}
 	// A stale signature would no longer match.
