@@ -32,6 +32,14 @@ type CommitOptions struct {
 	Parent string
 	// NoParent makes a commit without parent.
 	NoParent bool
+	// ExpectRef makes the ref update a compare-and-swap: under the writer
+	// lock, when CommitDir starts and again just before it moves Ref, Ref
+	// must still point at ExpectedRef (nil: Ref must not exist), or
+	// CommitDir fails with a *RefMovedError and leaves Ref alone. Set it
+	// when the tree was built from Ref's commit, so that a concurrent
+	// writer's commit is never dropped from the history.
+	ExpectRef   bool
+	ExpectedRef *Checksum
 
 	Subject, Body string
 	// Timestamp is the commit time; the zero value means now. Set it for
@@ -118,11 +126,17 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 	} else if opts.WriteRef {
 		return Checksum{}, stats, errors.New("commit: WriteRef needs a Ref")
 	}
+	if opts.ExpectRef && (opts.Ref == "" || !opts.WriteRef) {
+		return Checksum{}, stats, errors.New("commit: ExpectRef needs Ref and WriteRef")
+	}
 	unlock, err := r.Lock(ctx)
 	if err != nil {
 		return Checksum{}, stats, err
 	}
 	defer unlock()
+	if err := r.checkRef(&opts); err != nil {
+		return Checksum{}, stats, err
+	}
 
 	parent, err := r.commitParent(&opts)
 	if err != nil {
@@ -187,6 +201,9 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 	stats.MetadataObjectsTotal++
 	stats.MetadataObjectsWritten++
 	if opts.WriteRef {
+		if err := r.checkRef(&opts); err != nil {
+			return Checksum{}, stats, err
+		}
 		if err := r.setRef(ctx, tmpDir, opts.Ref, csum); err != nil {
 			return Checksum{}, stats, err
 		}
@@ -194,6 +211,43 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (C
 	slog.Debug("ostree commit", "repo", r.path, "dir", dir, "commit", csum.String(), "ref", opts.Ref,
 		"content_written", stats.ContentObjectsWritten, "content_total", stats.ContentObjectsTotal, "elapsed", time.Since(start))
 	return csum, stats, nil
+}
+
+// RefMovedError is CommitDir's error when CommitOptions.ExpectRef is set
+// and the ref no longer points where the caller expected.
+type RefMovedError struct {
+	Ref string
+	// Expected and Found are nil for "no such ref".
+	Expected, Found *Checksum
+}
+
+func (e *RefMovedError) Error() string {
+	switch {
+	case e.Found == nil:
+		return fmt.Sprintf("ref %q moved: it no longer exists (expected %s)", e.Ref, e.Expected)
+	case e.Expected == nil:
+		return fmt.Sprintf("ref %q moved: it now points at %s (expected no ref)", e.Ref, e.Found)
+	}
+	return fmt.Sprintf("ref %q moved: it now points at %s (expected %s)", e.Ref, e.Found, e.Expected)
+}
+
+// checkRef enforces opts.ExpectRef; the caller holds the writer lock.
+func (r *Repo) checkRef(opts *CommitOptions) error {
+	if !opts.ExpectRef {
+		return nil
+	}
+	var found *Checksum
+	c, err := r.ReadRef(opts.Ref)
+	switch {
+	case err == nil:
+		found = &c
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if (found == nil) != (opts.ExpectedRef == nil) || found != nil && *found != *opts.ExpectedRef {
+		return &RefMovedError{Ref: opts.Ref, Expected: opts.ExpectedRef, Found: found}
+	}
+	return nil
 }
 
 func (r *Repo) commitParent(opts *CommitOptions) (*Checksum, error) {
