@@ -86,41 +86,28 @@ func Rootfs(ctx context.Context, dest string, opts Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	parent := filepath.Dir(dest)
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
+	work, tmp, err := newWorkRoot(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*", opts.logger())
 	if err != nil {
 		return nil, fmt.Errorf("compose rootfs: %w", err)
 	}
+	defer removeWorkRoot(work, opts.logger())
 	sum, err := plan.BuildRoot(ctx, tmp, version, opts)
 	if err != nil {
-		removeRoot(tmp, opts)
 		return nil, err
 	}
 	// The plain root gets the post-processing that configures the system
 	// (units, default-target, machine-id), not the OSTree layout.
 	t := time.Now()
 	if err := bootc.ConfigureSystem(ctx, tmp, plan.bootcOptions(opts)); err != nil {
-		removeRoot(tmp, opts)
 		return nil, err
 	}
 	sum.add("postprocess", time.Since(t))
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		removeRoot(tmp, opts)
-		return nil, err
-	}
 	if err := os.Rename(tmp, dest); err != nil {
-		removeRoot(tmp, opts)
 		return nil, fmt.Errorf("compose rootfs: %w", err)
 	}
 	sum.Phases = append([]PhaseTime{{"resolve", resolved.Seconds()}}, sum.Phases...)
 	sum.Total = time.Since(start)
 	return sum, nil
-}
-
-func removeRoot(dir string, opts Options) {
-	if err := os.RemoveAll(dir); err != nil {
-		opts.logger().Warn("could not remove the unfinished root", "dir", dir, "err", err)
-	}
 }
 
 // BuildRoot downloads the plan's packages and installs them into root (an

@@ -75,6 +75,9 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if opts.Repo == "" {
 		return nil, errors.New("compose tree: no repository: pass --repo")
 	}
+	if err := checkOutputPaths(opts); err != nil {
+		return nil, err
+	}
 	extra, err := extraMetadata(opts)
 	if err != nil {
 		return nil, err
@@ -124,14 +127,11 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return nil, fmt.Errorf("compose tree: workdir: %w", err)
 	}
-	root, err := os.MkdirTemp(workdir, "rootfs-")
+	work, root, err := newWorkRoot(workdir, "rootfs-*", opts.logger())
 	if err != nil {
 		return nil, fmt.Errorf("compose tree: workdir: %w", err)
 	}
-	defer removeRoot(root, opts.Options)
-	if err := os.Chmod(root, 0o755); err != nil {
-		return nil, err
-	}
+	defer removeWorkRoot(work, opts.logger())
 	if prev != nil && preservePasswd(tf) {
 		seeded, err := seedAccounts(ctx, repo, prev.String(), root)
 		if err != nil {
@@ -218,8 +218,18 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if prev != nil && opts.Parent == "" && !opts.NoParent {
 		commitOpts.Parent = prev.String()
 	}
+	if commitOpts.WriteRef && opts.Parent == "" && !opts.NoParent {
+		// The tree was built on prev: commit only if the ref is still there.
+		commitOpts.ExpectRef, commitOpts.ExpectedRef = true, prev
+	}
+	if testHookBeforeCommit != nil {
+		testHookBeforeCommit()
+	}
 	t = time.Now()
 	csum, stats, err := repo.CommitDir(ctx, root, commitOpts)
+	if moved := (*ostree.RefMovedError)(nil); errors.As(err, &moved) {
+		return nil, fmt.Errorf("compose tree: another compose moved ref %s while this one was building on %s; nothing was committed to the ref, run compose tree again: %w", tf.Ref, parentName(prev), err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +252,16 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// testHookBeforeCommit, when set by a test, runs just before the commit.
+var testHookBeforeCommit func()
+
+func parentName(c *ostree.Checksum) string {
+	if c == nil {
+		return "no previous commit"
+	}
+	return c.String()
 }
 
 func openOrInitRepo(ctx context.Context, path string) (*ostree.Repo, error) {
