@@ -30,6 +30,7 @@ var debianLints = []lintDef{
 		Description: "Check that an ostree/prepare-root.conf requiring composefs ([composefs] enabled =\nyes, true, 1, verity or signed) is not paired with an ostree in the image built without\ncomposefs (Debian trixie's): that ostree refuses to deploy the image (\"composefs: enabled\nat runtime, but support is not compiled in\"). Use enabled = maybe. bootc's\nbaseimage-composefs lint accepts both.\n"}, checkComposefsSupport},
 	{Info{Name: "dpkg-diversions", Type: Warning,
 		Description: "Check for build-time diversions left behind (start-stop-daemon.REAL, initctl.REAL):\nbootstrap tools divert these to no-op stubs while packages are configured, and a\nleftover stub silently stops daemons from starting.\n"}, checkBuildDiversions},
+	devicesLint,
 }
 
 // prepareRootConfs are the prepare-root.conf files ostree reads, /usr/lib's

@@ -23,11 +23,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/apt-ostree/apt-ostree/ostree"
+	"golang.org/x/sys/unix"
 )
 
 // node is one file of a test tree: kind 'f' (file), 'd' (directory), 'l'
-// (symlink to data), 'w' (whiteout, images only), 'o' (opaque whiteout of a
-// directory, images only).
+// (symlink to data), 'c' and 'b' (character and block device 1:1),
+// 'w' (whiteout, images only), 'o' (opaque whiteout of a directory, images
+// only).
 type node struct {
 	path string
 	kind byte
@@ -42,6 +44,14 @@ func file(p, data string) node { return node{path: p, kind: 'f', data: data, mod
 func dir(p string) node        { return node{path: p, kind: 'd', mode: 0o755} }
 func link(p, target string) node {
 	return node{path: p, kind: 'l', data: target, mode: 0o777}
+}
+func chardev(p string) node  { return node{path: p, kind: 'c', mode: 0o666} }
+func blockdev(p string) node { return node{path: p, kind: 'b', mode: 0o660} }
+
+// hasDevices reports whether s has device nodes, which only root can make
+// in a directory and OSTree cannot store at all.
+func (s spec) hasDevices() bool {
+	return slices.ContainsFunc(s, func(n node) bool { return n.kind == 'c' || n.kind == 'b' })
 }
 
 // spec is a test tree: nodes, later ones replacing earlier ones of the same path.
@@ -118,6 +128,12 @@ func buildDir(t testing.TB, s spec) string {
 			err = os.Link(filepath.Join(root, n.data), p)
 		case 'l':
 			err = os.Symlink(n.data, p)
+		case 'c', 'b':
+			typ := uint32(unix.S_IFCHR)
+			if n.kind == 'b' {
+				typ = unix.S_IFBLK
+			}
+			err = unix.Mknod(p, typ|uint32(n.mode.Perm()), int(unix.Mkdev(1, 1)))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -155,6 +171,10 @@ func layerTar(t testing.TB, nodes []node) []byte {
 			h.Typeflag, h.Linkname = tar.TypeLink, n.data
 		case 'l':
 			h.Typeflag, h.Linkname = tar.TypeSymlink, n.data
+		case 'c':
+			h.Typeflag, h.Devmajor, h.Devminor = tar.TypeChar, 1, 1
+		case 'b':
+			h.Typeflag, h.Devmajor, h.Devminor = tar.TypeBlock, 1, 1
 		case 'w':
 			h.Typeflag, h.Name = tar.TypeReg, filepath.Join(filepath.Dir(n.path), ".wh."+filepath.Base(n.path))
 		case 'o':

@@ -74,12 +74,12 @@ func TestLintCommand(t *testing.T) {
 		wantOut string
 		wantErr string
 	}{
-		{[]string{"lint", "--rootfs", good}, "Checks passed: 22\n", ""},
-		{[]string{"container", "lint", "--rootfs", good}, "Checks passed: 22\n", ""},
-		{[]string{"lint", "--rootfs", bad}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 20\nWarnings: 1\n", "Linting: Checks failed: 1"},
+		{[]string{"lint", "--rootfs", good}, "Checks passed: 23\n", ""},
+		{[]string{"container", "lint", "--rootfs", good}, "Checks passed: 23\n", ""},
+		{[]string{"lint", "--rootfs", bad}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nFailed lint: var-run: Not a symlink: var/run\nChecks passed: 21\nWarnings: 1\n", "Linting: Checks failed: 1"},
 		{[]string{"lint", "--rootfs", bad, "--fatal-warnings"}, "", "Linting: Checks failed: 2"},
-		{[]string{"lint", "--rootfs", bad, "--skip", "var-run"}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nChecks passed: 20\nChecks skipped: 1\nWarnings: 1\n", ""},
-		{[]string{"lint", "--rootfs", bad, "--skip", "var-run", "--skip", "nonempty-boot", "--fatal-warnings"}, "Checks passed: 20\nChecks skipped: 2\n", ""},
+		{[]string{"lint", "--rootfs", bad, "--skip", "var-run"}, "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nChecks passed: 21\nChecks skipped: 1\nWarnings: 1\n", ""},
+		{[]string{"lint", "--rootfs", bad, "--skip", "var-run", "--skip", "nonempty-boot", "--fatal-warnings"}, "Checks passed: 21\nChecks skipped: 2\n", ""},
 		{[]string{"lint", "--rootfs", bad, "--skip", "no-such-lint"}, "", `unknown lint "no-such-lint"; valid lints are: api-base-directories,`},
 		{[]string{"lint", "--rootfs", good, "oci:/x"}, "", "give only one of"},
 		{[]string{"lint", good}, "", "is not an image reference"},
@@ -110,7 +110,7 @@ func TestLintJSONAndList(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &results); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(results) != 22 || results[len(results)-1].Name != "utf8" || !results[0].Passed || results[0].Type != "fatal" {
+	if len(results) != 23 || results[len(results)-1].Name != "utf8" || !results[0].Passed || results[0].Type != "fatal" {
 		t.Errorf("json results = %+v", results)
 	}
 	out, err = runCLI(t, "lint", "--list")
@@ -143,7 +143,7 @@ func TestLintOSTreeCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nChecks passed: 21\nWarnings: 1\n"
+	want := "Lint warning: nonempty-boot: Found non-empty /boot:\n  vmlinuz\n\nChecks passed: 22\nWarnings: 1\n"
 	if out != want {
 		t.Errorf("output\n%s\nwant\n%s", out, want)
 	}
