@@ -201,7 +201,7 @@ func staleWorkDirs(t *testing.T, parent, prefix string) (stale []string, live st
 	return stale, live
 }
 
-func checkStaleRemoved(t *testing.T, log string, stale []string, live string) {
+func checkStaleRemoved(t *testing.T, log string, stale []string, keep ...string) {
 	t.Helper()
 	for _, d := range stale {
 		if _, err := os.Lstat(d); err == nil {
@@ -211,31 +211,44 @@ func checkStaleRemoved(t *testing.T, log string, stale []string, live string) {
 			t.Errorf("no log line for removing %s:\n%s", d, log)
 		}
 	}
-	if _, err := os.Lstat(live); err != nil {
-		t.Errorf("the work directory of a running compose was removed: %v", err)
+	for _, d := range keep {
+		if _, err := os.Lstat(d); err != nil {
+			t.Errorf("%s must be kept: %v", d, err)
+		}
 	}
 }
 
 // A killed compose tree leaves its root in CACHEDIR/tmp; the next run
 // removes it, and leaves a running compose's root alone (issue 10,
-// defect 9).
+// defect 9). In a --workdir, which may hold the user's own directories,
+// only roots marked by a compose go.
 func TestTreeRemovesStaleRoots(t *testing.T) {
 	needTools(t, "dpkg", "bwrap", "ostree")
 	tf, _ := fixture(t, "")
-	dir := t.TempDir()
-	cache := filepath.Join(dir, "cache")
-	stale, live := staleWorkDirs(t, filepath.Join(cache, "tmp"), "rootfs-")
-	var log syncBuffer
-	_, err := Tree(context.Background(), TreeOptions{
-		Options: Options{Treefile: tf, CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&log, nil))},
-		Repo:    filepath.Join(dir, "repo"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkStaleRemoved(t, log.String(), stale, live)
-	if ents, _ := os.ReadDir(filepath.Join(cache, "tmp")); len(ents) != 1 {
-		t.Errorf("CACHEDIR/tmp holds %v, want only the running compose's root", ents)
+	for _, explicit := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cachedir", true: "workdir"}[explicit], func(t *testing.T) {
+			dir := t.TempDir()
+			opts := TreeOptions{Options: Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")}, Repo: filepath.Join(dir, "repo")}
+			work := filepath.Join(opts.CacheDir, "tmp")
+			if explicit {
+				work = filepath.Join(dir, "work")
+				opts.Workdir = work
+			}
+			stale, live := staleWorkDirs(t, work, "rootfs-")
+			keep := []string{live}
+			if explicit {
+				stale, keep = stale[:1], append(keep, stale[1])
+			}
+			var log syncBuffer
+			opts.Logger = slog.New(slog.NewTextHandler(&log, nil))
+			if _, err := Tree(context.Background(), opts); err != nil {
+				t.Fatal(err)
+			}
+			checkStaleRemoved(t, log.String(), stale, keep...)
+			if ents, _ := os.ReadDir(work); len(ents) != len(keep) {
+				t.Errorf("%s holds %v, want only %v", work, ents, keep)
+			}
+		})
 	}
 }
 

@@ -86,7 +86,7 @@ func Rootfs(ctx context.Context, dest string, opts Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	work, tmp, err := newWorkRoot(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*", opts.logger())
+	work, tmp, err := newWorkRoot(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*", true, opts.logger())
 	if err != nil {
 		return nil, fmt.Errorf("compose rootfs: %w", err)
 	}

@@ -127,7 +127,8 @@ func Tree(ctx context.Context, opts TreeOptions) (*TreeResult, error) {
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return nil, fmt.Errorf("compose tree: workdir: %w", err)
 	}
-	work, root, err := newWorkRoot(workdir, "rootfs-*", opts.logger())
+	// CACHEDIR/tmp is ours; a --workdir may hold the user's own rootfs-*.
+	work, root, err := newWorkRoot(workdir, "rootfs-*", opts.Workdir == "", opts.logger())
 	if err != nil {
 		return nil, fmt.Errorf("compose tree: workdir: %w", err)
 	}

@@ -15,9 +15,10 @@ import (
 // newWorkRoot makes the directory a root is built in: an empty "root"
 // inside a work directory in parent that names this process as its owner,
 // after removing the work directories (whole roots) that killed runs left
-// there.
-func newWorkRoot(parent, pattern string, logger *slog.Logger) (*workdir.Dir, string, error) {
-	if err := workdir.RemoveStale(parent, pattern, logger); err != nil {
+// there. ours says that parent and pattern are apt-ostree's alone, so
+// unmarked directories of that name (from older versions) go too.
+func newWorkRoot(parent, pattern string, ours bool, logger *slog.Logger) (*workdir.Dir, string, error) {
+	if err := workdir.RemoveStale(parent, pattern, workdir.CleanOptions{Unmarked: ours, Logger: logger}); err != nil {
 		return nil, "", err
 	}
 	d, err := workdir.Create(parent, pattern)

@@ -35,7 +35,7 @@ func (r *Repo) newStagingDir() (*workdir.Dir, error) {
 	if err := os.MkdirAll(tmp, 0o775); err != nil {
 		return nil, fmt.Errorf("ostree repo %s: %w", r.path, err)
 	}
-	if err := workdir.RemoveStale(tmp, stagingPrefix+"*", slog.Default()); err != nil {
+	if err := workdir.RemoveStale(tmp, stagingPrefix+"*", workdir.CleanOptions{Unmarked: true}); err != nil {
 		return nil, fmt.Errorf("ostree repo %s: %w", r.path, err)
 	}
 	d, err := workdir.Create(tmp, stagingPrefix+"*")

@@ -93,14 +93,23 @@ func (d *Dir) Remove() error {
 	return nil
 }
 
-// RemoveStale removes the directories in parent whose names match pattern
-// (as given to Create) and whose owner is gone: nobody holds the owner
-// file's lock and the pid in it is not a running process. Directories
-// without an owner file (left by versions that did not write one) count
-// as stale. Each removal is logged at info level; a directory that cannot
-// be removed is logged as a warning and left. A missing parent is not an
-// error.
-func RemoveStale(parent, pattern string, logger *slog.Logger) error {
+// CleanOptions tune RemoveStale.
+type CleanOptions struct {
+	// Unmarked also removes matching directories that have no owner file
+	// (left by versions that did not mark them). Set it only where no one
+	// but this program makes directories of that name.
+	Unmarked bool
+	// Logger gets a line per removed directory; default slog.Default().
+	Logger *slog.Logger
+}
+
+// RemoveStale removes the work directories in parent whose names match
+// pattern (as given to Create) and whose owner is gone: nobody holds the
+// owner file's lock and the pid in it is not a running process. Each
+// removal is logged at info level; a directory that cannot be removed is
+// logged as a warning and left. A missing parent is not an error.
+func RemoveStale(parent, pattern string, opts CleanOptions) error {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -121,7 +130,7 @@ func RemoveStale(parent, pattern string, logger *slog.Logger) error {
 			continue
 		}
 		p := filepath.Join(parent, name)
-		pid, stale, err := claim(p)
+		pid, stale, err := claim(p, opts.Unmarked)
 		if err != nil {
 			logger.Warn("cannot check work directory left by an earlier run", "dir", p, "err", err)
 			continue
@@ -142,11 +151,18 @@ func RemoveStale(parent, pattern string, logger *slog.Logger) error {
 
 // claim takes the owner lock of the work directory p if its owner is
 // gone and returns the locked owner file (nil when the directory is in
-// use or vanished) and the pid recorded in it (0 if none).
-func claim(p string) (pid int, locked *os.File, err error) {
-	f, err := os.OpenFile(filepath.Join(p, OwnerFile), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// use, vanished, or unmarked and unmarked is false) and the pid recorded
+// in it (0 if none).
+func claim(p string, unmarked bool) (pid int, locked *os.File, err error) {
+	flags := os.O_RDWR | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if unmarked {
+		// Creating the file also stops a Create that is between its
+		// MkdirTemp and its own O_EXCL create of the file.
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(filepath.Join(p, OwnerFile), flags, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil, nil // removed meanwhile
+		return 0, nil, nil // removed meanwhile, or unmarked
 	}
 	if err != nil {
 		return 0, nil, err

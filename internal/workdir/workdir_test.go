@@ -81,7 +81,7 @@ func TestCreateRemove(t *testing.T) {
 	}
 	// Our own live directory is not stale.
 	var log bytes.Buffer
-	if err := RemoveStale(parent, "rootfs-*", logTo(&log)); err != nil {
+	if err := RemoveStale(parent, "rootfs-*", CleanOptions{Unmarked: true, Logger: logTo(&log)}); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(t, d.Path()) {
@@ -133,7 +133,7 @@ func TestRemoveStaleKilledOwner(t *testing.T) {
 	os.Mkdir(other, 0o755)
 
 	var log bytes.Buffer
-	if err := RemoveStale(parent, "rootfs-*", logTo(&log)); err != nil {
+	if err := RemoveStale(parent, "rootfs-*", CleanOptions{Unmarked: true, Logger: logTo(&log)}); err != nil {
 		t.Fatal(err)
 	}
 	if exists(t, deadDir) {
@@ -164,13 +164,15 @@ func TestRemoveStaleCases(t *testing.T) {
 		name      string
 		owner     string // owner file content; "-" for no owner file
 		lock      bool   // hold the owner file's lock
+		unmarked  bool   // CleanOptions.Unmarked
 		wantStale bool
 	}{
-		{"dead pid, lock free", strconv.Itoa(gone.Process.Pid), false, true},
-		{"no owner file (older version)", "-", false, true},
-		{"empty owner file (killed while creating)", "", false, true},
-		{"lock held", strconv.Itoa(gone.Process.Pid), true, false},
-		{"running pid, lock free", strconv.Itoa(sleeper.Process.Pid), false, false},
+		{"dead pid, lock free", strconv.Itoa(gone.Process.Pid), false, false, true},
+		{"no owner file (older version)", "-", false, true, true},
+		{"no owner file, not ours to remove", "-", false, false, false},
+		{"empty owner file (killed while creating)", "", false, false, true},
+		{"lock held", strconv.Itoa(gone.Process.Pid), true, true, false},
+		{"running pid, lock free", strconv.Itoa(sleeper.Process.Pid), false, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
@@ -194,7 +196,7 @@ func TestRemoveStaleCases(t *testing.T) {
 				}
 			}
 			var log bytes.Buffer
-			if err := RemoveStale(parent, ".dest.tmp-*", logTo(&log)); err != nil {
+			if err := RemoveStale(parent, ".dest.tmp-*", CleanOptions{Unmarked: tc.unmarked, Logger: logTo(&log)}); err != nil {
 				t.Fatal(err)
 			}
 			if got := !exists(t, dir); got != tc.wantStale {
@@ -208,7 +210,7 @@ func TestRemoveStaleCases(t *testing.T) {
 }
 
 func TestRemoveStaleMissingParent(t *testing.T) {
-	if err := RemoveStale(filepath.Join(t.TempDir(), "none"), "rootfs-*", nil); err != nil {
+	if err := RemoveStale(filepath.Join(t.TempDir(), "none"), "rootfs-*", CleanOptions{}); err != nil {
 		t.Error(err)
 	}
 }
