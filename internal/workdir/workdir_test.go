@@ -214,3 +214,67 @@ func TestRemoveStaleMissingParent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+const removeHelperEnv = "APT_OSTREE_WORKDIR_REMOVE"
+
+// TestHelperRemoveAll is the child of TestRemoveAllUnprivileged: as an
+// unprivileged user, it removes $APT_OSTREE_WORKDIR_REMOVE.
+func TestHelperRemoveAll(t *testing.T) {
+	p := os.Getenv(removeHelperEnv)
+	if p == "" {
+		t.Skip("helper process")
+	}
+	if err := os.RemoveAll(p); err == nil {
+		t.Fatal("os.RemoveAll succeeded: the tree does not need the chmods")
+	}
+	if err := RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A user without root's powers removes its own tree even when it holds
+// directories without write or search permission.
+func TestRemoveAllUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	const nobody = 65534
+	base, err := os.MkdirTemp("", "workdir-remove-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o755)
+	bin := filepath.Join(base, "workdir.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(base, "tree")
+	for _, d := range []string{"usr/lib/ro/sub", "noperm/x"} {
+		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(tree, "usr/lib/ro/sub/f"), []byte("x"), 0o400)
+	os.WriteFile(filepath.Join(tree, "noperm/x/f"), []byte("x"), 0o400)
+	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+		return os.Lchown(p, nobody, nobody)
+	})
+	os.Chmod(filepath.Join(tree, "usr/lib/ro/sub"), 0o555)
+	os.Chmod(filepath.Join(tree, "usr/lib/ro"), 0o555)
+	os.Chmod(filepath.Join(tree, "noperm"), 0)
+	os.Chmod(base, 0o777)
+	cmd := exec.Command(bin, "-test.run=^TestHelperRemoveAll$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), removeHelperEnv+"="+tree)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Lstat(tree); err == nil {
+		t.Error("the tree is still there")
+	}
+}
