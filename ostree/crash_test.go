@@ -145,6 +145,9 @@ func crashTrials(t *testing.T, ostree string, mode RepoMode, trials int) {
 			t.Errorf("left in tmp/: %s", e.Name())
 		}
 	}
+	if ents, _ := os.ReadDir(filepath.Join(r.Path(), "refs/heads/crash")); len(ents) != 1 {
+		t.Errorf("refs/heads/crash holds %v, want only the ref", ents)
+	}
 }
 
 const killHelperEnv = "APT_OSTREE_KILL_AT_TEMP"
