@@ -48,7 +48,7 @@ func TestTreeConcurrentComposesKeepHistory(t *testing.T) {
 			Options:      Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")},
 			Repo:         repoPath,
 			ForceNocache: true,
-			AddMetadata:  map[string]string{"test.run": strconv.Itoa(n)},
+			AddMetadata:  []string{"test.run=" + strconv.Itoa(n)},
 		}
 	}
 	first, err := Tree(ctx, opts(0))
