@@ -108,6 +108,8 @@ func Steps() []Step {
 		{"useradd", postprocessUseradd, false},
 		// the machine-id part of process_kernel_and_initramfs.
 		{"machine-id", PostprocessMachineID, true},
+		// (machine-specific secrets a maintainer script made: SSH host keys.)
+		{"ssh-host-keys", postprocessSSHHostKeys, true},
 		// writing usr/share/rpm-ostree/treefile.json.
 		{"treefile-json", writeTreefileJSON, false},
 		// (bootc images ship usr/lib/ostree/prepare-root.conf.)
