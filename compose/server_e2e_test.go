@@ -52,6 +52,13 @@ func TestE2EServerTreefile(t *testing.T) {
 	t.Logf("compose tree: %s: %s", res.Commit, res.Summary)
 	fsys := mustFS(t, repoPath, res.Commit)
 	checkServerUnits(t, fsys)
+	// openssh-server's postinst made host keys; each machine makes its own.
+	if keys, _ := fs.Glob(fsys, "usr/etc/ssh/ssh_host_*"); len(keys) > 0 {
+		t.Errorf("SSH host keys in the image: %v", keys)
+	}
+	if _, err := fs.Stat(fsys, "usr/lib/systemd/system/ssh.service.d/50-apt-ostree-host-keys.conf"); err != nil {
+		t.Errorf("ssh.service does not generate the host keys: %v", err)
+	}
 
 	englishOnly := func(lang string) bool {
 		for _, keep := range []string{"en", "en_US"} {
