@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/apt-ostree/apt-ostree/deb"
 )
 
 // A composed, post-processed tree (an OSTree commit's checkout, an image)
@@ -25,7 +27,7 @@ import (
 // it into tmpfiles.d entries again.
 var presentedLinks = []struct{ path, target, realDir string }{
 	{"etc", "usr/etc", "usr/etc"},
-	{"var/lib/dpkg", "../../usr/share/dpkg/database", "usr/share/dpkg/database"},
+	{deb.AdminDir, "../../" + deb.OSTreeAdminDir, deb.OSTreeAdminDir},
 }
 
 // presentLayout adds the links root needs and returns the function that

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 	"github.com/apt-ostree/apt-ostree/oci"
 )
@@ -21,7 +22,7 @@ import (
 // directory and everything below it. A lint that reads another path must add it here;
 // TestEachLintFailsAlone compares every lint on an image with the same
 // tree as a directory.
-var imageNeeds = []string{
+var imageNeeds = append([]string{
 	// bootc's lints
 	"var/**", "run/**", "tmp/**", "boot/**", "dev/**", "proc/**", "sys/**", "sysroot", "sysroot/ostree", "ostree",
 	"etc", "etc/hostname", "etc/resolv.conf", "etc/ostree/prepare-root.conf", "etc/passwd", "etc/group",
@@ -30,13 +31,22 @@ var imageNeeds = []string{
 	"usr/lib/sysusers.d/*", "usr/lib/tmpfiles.d/*", "usr/lib/passwd", "usr/lib/group",
 	baseimageRef + "/**",
 	// Debian lints
-	"var/lib/dpkg/status", "var/lib/dpkg/updates/*", "usr/share/dpkg/database/status", "usr/share/dpkg/database/updates/*",
 	"usr/bin/dpkg", "bin/dpkg", "etc/machine-id", "usr/etc/machine-id", "var/lib/dbus/machine-id",
 	"usr/sbin/policy-rc.d", "sbin/policy-rc.d", "usr/sbin/start-stop-daemon.REAL", "sbin/start-stop-daemon.REAL",
-	"usr/sbin/initctl.REAL", "sbin/initctl.REAL", "usr/share/dpkg/database/*",
+	"usr/sbin/initctl.REAL", "sbin/initctl.REAL",
 	// The image's ostree and whether it has composefs (bootc.DetectOstreeComposefs).
 	"usr/bin/ostree", "bin/ostree", "usr/lib/libostree-1.so.1*", "usr/lib/*/libostree-1.so.1*", "lib/libostree-1.so.1*",
 	"lib/*/libostree-1.so.1*", "usr/lib64/libostree-1.so.1*", "lib64/libostree-1.so.1*",
+}, dpkgNeeds()...)
+
+// dpkgNeeds are the files of the dpkg database lints read, wherever package
+// deb may find it: status, arch, diversions, the updates/ journal.
+func dpkgNeeds() []string {
+	var out []string
+	for _, d := range deb.AdminDirs {
+		out = append(out, d+"/*", d+"/updates/*")
+	}
+	return out
 }
 
 // Content the lints read is kept in memory when it is small: files under
