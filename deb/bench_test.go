@@ -52,6 +52,21 @@ func BenchmarkUnpack(b *testing.B) {
 		pkgs = append(pkgs, pkg)
 	}
 	b.Run(fmt.Sprintf("real-%d-debs", len(pkgs)), func(b *testing.B) { benchUnpack(b, pkgs) })
+	if xzCommand() != "" {
+		// The same with the in-process decoder only, for comparison.
+		b.Run(fmt.Sprintf("real-%d-debs-xi2", len(pkgs)), func(b *testing.B) {
+			withXZCommand(b, "")
+			benchUnpack(b, pkgs)
+		})
+	}
+}
+
+// withXZCommand makes data.tar.xz decoding use the xz program at path ("":
+// the in-process decoder) until the test ends.
+func withXZCommand(tb testing.TB, path string) {
+	saved := xzCommand
+	xzCommand = func() string { return path }
+	tb.Cleanup(func() { xzCommand = saved })
 }
 
 func benchUnpack(b *testing.B, pkgs []*Package) {

@@ -314,7 +314,14 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 // Data streams data.tar. Close the result when done; every call starts
 // from the beginning.
 func (p *Package) Data() (*Data, error) {
-	zr, err := decompress(p.dataComp, io.NewSectionReader(p.ra, p.dataOff, p.dataSize))
+	var zr io.ReadCloser
+	var err error
+	sr := io.NewSectionReader(p.ra, p.dataOff, p.dataSize)
+	if xz := xzCommand(); p.dataComp == ".xz" && xz != "" && p.dataSize >= xzExecMinSize {
+		zr, err = execXZ(xz, sr)
+	} else {
+		zr, err = decompress(p.dataComp, sr)
+	}
 	if err != nil {
 		return nil, p.dataError(decodeError{err})
 	}
@@ -382,6 +389,21 @@ func describeMember(member, comp string, err error) string {
 type Data struct {
 	*tar.Reader
 	zr io.ReadCloser
+}
+
+// Next advances to the next member, like tar.Reader.Next. At the end of
+// the archive it also reads the compressed stream to its end, so that the
+// decompressor checks the stream's integrity (xz's CRC64 is only checked
+// at the end of a block): a corrupt data.tar is an error, not a silently
+// wrong file.
+func (d *Data) Next() (*tar.Header, error) {
+	h, err := d.Reader.Next()
+	if err == io.EOF {
+		if _, derr := io.Copy(io.Discard, d.zr); derr != nil {
+			return nil, fmt.Errorf("after the end of the tar archive: %w", derr)
+		}
+	}
+	return h, err
 }
 
 // Close releases the decompressor.
