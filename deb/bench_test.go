@@ -82,3 +82,25 @@ func benchUnpack(b *testing.B, pkgs []*Package) {
 		}
 	}
 }
+
+// BenchmarkOpen reads the control.tar of every .deb in
+// APT_OSTREE_BENCH_DEBS (what compose does before unpacking).
+func BenchmarkOpen(b *testing.B) {
+	dir := os.Getenv("APT_OSTREE_BENCH_DEBS")
+	if dir == "" {
+		b.Skip("set APT_OSTREE_BENCH_DEBS to a directory of .debs")
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	if len(paths) == 0 {
+		b.Fatalf("APT_OSTREE_BENCH_DEBS=%s holds no .deb", dir)
+	}
+	for b.Loop() {
+		for _, p := range paths {
+			pkg, err := OpenFile(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pkg.Close()
+		}
+	}
+}

@@ -233,3 +233,83 @@ func replaceArMember(t *testing.T, ar []byte, name string, body []byte) []byte {
 	}
 	return out.Bytes()
 }
+
+// TestXi2ReadersReused reads xz streams interleaved and after a corrupt
+// one: decoders taken from the pool must never be shared or carry state.
+func TestXi2ReadersReused(t *testing.T) {
+	withXZCommand(t, "")
+	a := xzTestPackage()
+	b := testdeb.Package{Name: "other", Compression: "xz", Files: []testdeb.File{{Path: "usr/share/other/x", Body: strings.Repeat("other ", 5000)}}}
+	debA, err := testdeb.Build(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	debB, err := testdeb.Build(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := arMemberData(t, debA, "data.tar.xz")
+	bad := bytes.Clone(data)
+	bad[len(bad)/2] ^= 0x55
+	debBad := replaceArMember(t, debA, "data.tar.xz", bad)
+	open := func(b []byte) *Package {
+		p, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pa, pb, pbad := open(debA), open(debB), open(debBad)
+	wantA, _, err := readData(t, pa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantB, _, err := readData(t, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := readData(t, pbad); err == nil {
+			t.Fatal("corrupt stream read without error")
+		}
+		// Two streams open at once, read in turns.
+		da, err := pa.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := pb.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotA, gotB strings.Builder
+		for doneA, doneB := false, false; !doneA || !doneB; {
+			for _, s := range []struct {
+				d    *Data
+				out  *strings.Builder
+				done *bool
+			}{{da, &gotA, &doneA}, {db, &gotB, &doneB}} {
+				if *s.done {
+					continue
+				}
+				h, err := s.d.Next()
+				if err == io.EOF {
+					*s.done = true
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				hw := sha256.New()
+				if _, err := io.Copy(hw, s.d); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(s.out, "%s %c %d %x\n", h.Name, h.Typeflag, h.Size, hw.Sum(nil))
+			}
+		}
+		da.Close()
+		db.Close()
+		if gotA.String() != wantA || gotB.String() != wantB {
+			t.Fatalf("round %d: interleaved reads differ from single reads", i)
+		}
+	}
+}
