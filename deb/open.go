@@ -350,11 +350,12 @@ func (p *Package) readControl(r io.Reader, comp string) error {
 func (p *Package) Data() (*Data, error) {
 	var zr io.ReadCloser
 	var err error
-	sr := io.NewSectionReader(p.ra, p.dataOff, p.dataSize)
 	if xz := xzCommand(); p.dataComp == ".xz" && xz != "" && p.dataSize >= xzExecMinSize {
-		zr, err = execXZ(xz, sr)
-	} else {
-		zr, err = decompress(p.dataComp, sr)
+		zr, _ = execXZ(xz, io.NewSectionReader(p.ra, p.dataOff, p.dataSize))
+	}
+	if zr == nil {
+		// No xz program, or it could not be started: decode in process.
+		zr, err = decompress(p.dataComp, io.NewSectionReader(p.ra, p.dataOff, p.dataSize))
 	}
 	if err != nil {
 		return nil, p.dataError(decodeError{err})

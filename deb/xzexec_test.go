@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -311,5 +312,19 @@ func TestXi2ReadersReused(t *testing.T) {
 		if gotA.String() != wantA || gotB.String() != wantB {
 			t.Fatalf("round %d: interleaved reads differ from single reads", i)
 		}
+	}
+}
+
+// TestDataXZProgramUnusable falls back to the in-process decoder when the
+// configured xz program cannot be started.
+func TestDataXZProgramUnusable(t *testing.T) {
+	withXZCommand(t, filepath.Join(t.TempDir(), "no-such-xz"))
+	p := build(t, xzTestPackage())
+	got, viaExec, err := readData(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaExec || !strings.Contains(got, "./usr/share/xzdata/noise ") {
+		t.Errorf("viaExec %v, members:\n%s", viaExec, got)
 	}
 }
