@@ -1,9 +1,12 @@
 package assemble
 
 import (
+	"context"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"runtime"
+	"sync"
 )
 
 // Commands in a bwrap sandbox run with fsync and its relatives turned into
@@ -91,4 +94,30 @@ func noSyncFile() (*os.File, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+var noSyncProbe struct {
+	once sync.Once
+	ok   bool
+}
+
+// noSyncWorks checks once per process that bwrap can load the filter (a
+// kernel without seccomp filters cannot); without it, commands run with
+// their real fsync.
+func noSyncWorks(ctx context.Context) bool {
+	noSyncProbe.once.Do(func() {
+		truePath, err := exec.LookPath("true")
+		if err != nil {
+			return
+		}
+		f, err := noSyncFile()
+		if err != nil || f == nil {
+			return
+		}
+		defer f.Close()
+		cmd := exec.CommandContext(ctx, "bwrap", "--ro-bind", "/", "/", "--seccomp", "3", "--", truePath)
+		cmd.ExtraFiles = []*os.File{f}
+		noSyncProbe.ok = cmd.Run() == nil
+	})
+	return noSyncProbe.ok
 }

@@ -410,7 +410,7 @@ func (s *Sandbox) runBwrap(ctx context.Context, c Cmd, env []string, dir string,
 		"--chdir", dir,
 	}
 	var extra []*os.File
-	if s.root != "/" {
+	if s.root != "/" && noSyncWorks(ctx) {
 		f, err := noSyncFile()
 		if err != nil {
 			return fmt.Errorf("sandbox: seccomp filter: %w", err)
