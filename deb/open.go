@@ -435,7 +435,7 @@ func (d *Data) Next() (*tar.Header, error) {
 	h, err := d.Reader.Next()
 	if err == io.EOF {
 		if _, derr := io.Copy(io.Discard, d.zr); derr != nil {
-			return nil, fmt.Errorf("after the end of the tar archive: %w", derr)
+			return nil, decodeError{fmt.Errorf("after the end of the tar archive: %w", derr)}
 		}
 	}
 	return h, err
