@@ -408,9 +408,22 @@ func (s *Sandbox) runBwrap(ctx context.Context, c Cmd, env []string, dir string,
 		"--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--die-with-parent",
 		"--chdir", dir,
-		"--",
 	}
+	var extra []*os.File
+	if s.root != "/" && noSyncWorks(ctx) {
+		f, err := noSyncFile()
+		if err != nil {
+			return fmt.Errorf("sandbox: seccomp filter: %w", err)
+		}
+		if f != nil {
+			defer f.Close()
+			extra = append(extra, f)
+			args = append(args, "--seccomp", "3") // ExtraFiles[0]
+		}
+	}
+	args = append(args, "--")
 	cmd := exec.CommandContext(ctx, "bwrap", append(args, c.Args...)...)
+	cmd.ExtraFiles = extra
 	cmd.Env = env
 	cmd.Stdin = c.Stdin
 	cmd.Stdout, cmd.Stderr = w, w

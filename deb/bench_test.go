@@ -52,6 +52,21 @@ func BenchmarkUnpack(b *testing.B) {
 		pkgs = append(pkgs, pkg)
 	}
 	b.Run(fmt.Sprintf("real-%d-debs", len(pkgs)), func(b *testing.B) { benchUnpack(b, pkgs) })
+	if xzCommand() != "" {
+		// The same with the in-process decoder only, for comparison.
+		b.Run(fmt.Sprintf("real-%d-debs-xi2", len(pkgs)), func(b *testing.B) {
+			withXZCommand(b, "")
+			benchUnpack(b, pkgs)
+		})
+	}
+}
+
+// withXZCommand makes data.tar.xz decoding use the xz program at path ("":
+// the in-process decoder) until the test ends.
+func withXZCommand(tb testing.TB, path string) {
+	saved := xzCommand
+	xzCommand = func() string { return path }
+	tb.Cleanup(func() { xzCommand = saved })
 }
 
 func benchUnpack(b *testing.B, pkgs []*Package) {
@@ -64,6 +79,28 @@ func benchUnpack(b *testing.B, pkgs []*Package) {
 		root := b.TempDir()
 		if _, err := Unpack(context.Background(), root, pkgs, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen reads the control.tar of every .deb in
+// APT_OSTREE_BENCH_DEBS (what compose does before unpacking).
+func BenchmarkOpen(b *testing.B) {
+	dir := os.Getenv("APT_OSTREE_BENCH_DEBS")
+	if dir == "" {
+		b.Skip("set APT_OSTREE_BENCH_DEBS to a directory of .debs")
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	if len(paths) == 0 {
+		b.Fatalf("APT_OSTREE_BENCH_DEBS=%s holds no .deb", dir)
+	}
+	for b.Loop() {
+		for _, p := range paths {
+			pkg, err := OpenFile(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pkg.Close()
 		}
 	}
 }
