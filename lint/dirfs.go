@@ -5,10 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/apt-ostree/apt-ostree/oci"
 )
 
 // DirFS returns the directory tree at root as an fs.FS that sees symlinks as
@@ -26,19 +27,6 @@ var (
 	_ fs.StatFS     = dirFS("")
 	_ MountFS       = dirFS("")
 )
-
-// validName is fs.ValidPath without the UTF-8 requirement.
-func validName(name string) bool {
-	if name == "." {
-		return true
-	}
-	for _, elem := range strings.Split(name, "/") {
-		if elem == "" || elem == "." || elem == ".." {
-			return false
-		}
-	}
-	return true
-}
 
 func (d dirFS) host(name string) string {
 	if name == "." {
@@ -65,7 +53,7 @@ func (d dirFS) rawReadLink(name string) (string, error) {
 
 // real resolves name inside the root and returns the host path.
 func (d dirFS) real(op, name string, followLast bool) (string, error) {
-	if !validName(name) {
+	if !oci.ValidName(name) {
 		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
 	p, err := resolveIn(d.rawLstat, d.rawReadLink, name, followLast)

@@ -316,8 +316,9 @@ type rawFS struct{ f *FS }
 func (r rawFS) Lstat(name string) (fs.FileInfo, error) { return r.f.rawLstat(name) }
 func (r rawFS) ReadLink(name string) (string, error)   { return r.f.rawReadLink(name) }
 
-// validName is fs.ValidPath without the UTF-8 requirement.
-func validName(name string) bool {
+// ValidName is fs.ValidPath without the UTF-8 requirement: images and
+// trees may hold names that are not UTF-8, which the lints report.
+func ValidName(name string) bool {
 	if name == "." {
 		return true
 	}
@@ -330,7 +331,7 @@ func validName(name string) bool {
 }
 
 func (f *FS) node(op, name string, followLast bool) (*node, error) {
-	if !validName(name) {
+	if !ValidName(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
 	resolve := rootpath.ResolveFS
