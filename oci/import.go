@@ -184,8 +184,8 @@ type objImporter struct {
 	commitMeta map[string]any
 }
 
-// objectName splits "sysroot/ostree/repo/objects/XX/62HEX.EXT".
-func objectName(name string) (c ostree.Checksum, ext string, ok bool) {
+// importObjectName splits "sysroot/ostree/repo/objects/XX/62HEX.EXT".
+func importObjectName(name string) (c ostree.Checksum, ext string, ok bool) {
 	rest, ok := strings.CutPrefix(name, embeddedRepo+"objects/")
 	if !ok || len(rest) < 2+1+62+1 || rest[2] != '/' {
 		return c, "", false
@@ -230,7 +230,7 @@ func (im *objImporter) layer(ctx context.Context, l *Layer, commitLayer bool) (e
 		if hdr.Typeflag == tar.TypeDir || !strings.HasPrefix(name, embeddedRepo+"objects/") {
 			continue // checkout paths, repo config, refs, directories
 		}
-		c, ext, ok := objectName(name)
+		c, ext, ok := importObjectName(name)
 		if !ok {
 			return fmt.Errorf("%s: %s: not an ostree object name", what, name)
 		}
@@ -263,7 +263,7 @@ func (im *objImporter) layer(ctx context.Context, l *Layer, commitLayer bool) (e
 			var x []ostree.Xattr
 			switch hdr.Typeflag {
 			case tar.TypeLink:
-				xc, xext, ok := objectName(CleanName(hdr.Linkname))
+				xc, xext, ok := importObjectName(CleanName(hdr.Linkname))
 				cached, seen := im.xattrs[xc]
 				if !ok || xext != "file-xattrs" || !seen {
 					return fmt.Errorf("%s: %s.%s links to %s, which is no .file-xattrs object read before", what, c, ext, hdr.Linkname)

@@ -37,10 +37,10 @@ type encapOpts struct {
 	labels map[string]string
 }
 
-// encapsulate writes src's commit as an ostree-ext v1 image (an ostree
+// encapsulateByHand writes src's commit as an ostree-ext v1 image (an ostree
 // layer and one chunk layer) following ostree-format.md §6.3/§6.4, and
 // returns the layout directory.
-func encapsulate(t *testing.T, src *ostree.Repo, commit ostree.Checksum, o encapOpts) string {
+func encapsulateByHand(t *testing.T, src *ostree.Repo, commit ostree.Checksum, o encapOpts) string {
 	t.Helper()
 	cm, err := src.ReadCommit(commit)
 	if err != nil {
@@ -378,7 +378,7 @@ func TestImportRoundTrip(t *testing.T) {
 		{"bare-user, regular xattrs links", ostree.ModeBareUser, encapOpts{regularLinks: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := encapsulate(t, src, commit, tc.o)
+			dir := encapsulateByHand(t, src, commit, tc.o)
 			dst, err := ostree.Init(t.Context(), t.TempDir(), tc.mode)
 			if err != nil {
 				t.Fatal(err)
@@ -469,7 +469,7 @@ func TestImportRefusesTamperedObject(t *testing.T) {
 	// The object of usr/bin/tool (non-empty, so its data can change).
 	cm, _ := src.ReadCommit(commit)
 	tool := findFile(t, src, cm.RootTree, "usr/bin/tool")
-	dir := encapsulate(t, src, commit, encapOpts{tamper: tool})
+	dir := encapsulateByHand(t, src, commit, encapOpts{tamper: tool})
 	dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
 	if err != nil {
 		t.Fatal(err)
@@ -514,7 +514,7 @@ func findFile(t *testing.T, r *ostree.Repo, tree ostree.Checksum, p string) ostr
 
 func TestImportRefusesTamperedBlob(t *testing.T) {
 	src, commit, _ := sourceCommit(t)
-	dir := encapsulate(t, src, commit, encapOpts{})
+	dir := encapsulateByHand(t, src, commit, encapOpts{})
 	img, err := Open(t.Context(), "oci:"+dir)
 	if err != nil {
 		t.Fatal(err)
@@ -571,7 +571,7 @@ func TestImportRefusesBadLayouts(t *testing.T) {
 		{"unknown final diffid", map[string]string{"ostree.final-diffid": "sha256:" + strings.Repeat("0", 64)}, "names no diff_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := encapsulate(t, src, commit, encapOpts{labels: tc.labels})
+			dir := encapsulateByHand(t, src, commit, encapOpts{labels: tc.labels})
 			dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
 			if err != nil {
 				t.Fatal(err)
@@ -717,5 +717,62 @@ func TestImportPlainNeedsTimestamp(t *testing.T) {
 	}
 	if cm, _ := dst.ReadCommit(c); !cm.Timestamp.Equal(ts) {
 		t.Fatalf("timestamp %v, want %v", cm.Timestamp, ts)
+	}
+}
+
+// TestImportEncapsulated is the round trip through this package's own
+// writer: commit → Encapsulate → Import into a fresh repo.
+func TestImportEncapsulated(t *testing.T) {
+	src, commit, tree := sourceCommit(t)
+	srcLs := ostreeCLI(t, "ls", "-R", "-X", "--repo="+src.Path(), "src")
+	cm, err := src.ReadCommit(commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := findFile(t, src, cm.RootTree, "usr/bin/tool")
+	big := findFile(t, src, cm.RootTree, "usr/share/doc/big")
+	for _, tc := range []struct {
+		name   string
+		dest   string
+		chunks []Chunk
+		mode   ostree.RepoMode
+	}{
+		{"one chunk layer", "oci:%s/layout", nil, ostree.ModeBareUser},
+		{"all in the ostree layer", "oci:%s/layout", []Chunk{}, ostree.ModeArchive},
+		{"two chunks, archive file", "oci-archive:%s/img.tar", []Chunk{
+			{Name: "tool", Components: []string{"tool"}, Objects: []ostree.Checksum{tool}},
+			{Name: "big", Components: []string{"doc"}, Objects: []ostree.Checksum{big}},
+		}, ostree.ModeArchive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := fmt.Sprintf(tc.dest, t.TempDir())
+			if _, err := Encapsulate(t.Context(), src, "src", ref, EncapsulateOptions{Chunks: tc.chunks}); err != nil {
+				t.Fatal(err)
+			}
+			dst, err := ostree.Init(t.Context(), t.TempDir(), tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := Open(t.Context(), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			const dref = "ostree/container/image/rt"
+			got, err := Import(t.Context(), img, dst, ImportOptions{Ref: dref})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != commit {
+				t.Fatalf("imported commit %s, want %s", got, commit)
+			}
+			ostreeCLI(t, "fsck", "--repo="+dst.Path())
+			if ls := ostreeCLI(t, "ls", "-R", "-X", "--repo="+dst.Path(), dref); ls != srcLs {
+				t.Fatalf("ostree ls of the import differs:\n%s\nwant:\n%s", ls, srcLs)
+			}
+			co := filepath.Join(t.TempDir(), "co")
+			ostreeCLI(t, "checkout", "--repo="+dst.Path(), dref, co)
+			compareTrees(t, tree, co)
+		})
 	}
 }
