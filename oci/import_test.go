@@ -776,3 +776,42 @@ func TestImportEncapsulated(t *testing.T) {
 		})
 	}
 }
+
+func TestImportRefusesMalformedLayers(t *testing.T) {
+	obj := func(hexsum, ext string) string {
+		return "sysroot/ostree/repo/objects/" + hexsum[:2] + "/" + hexsum[2:] + "." + ext
+	}
+	a, b := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	empty := tarOf(t, &tar.Header{Name: "sysroot/", Typeflag: tar.TypeDir, Mode: 0o755})
+	emptyX := "" // the empty a(ayay)
+	for _, tc := range []struct {
+		name  string
+		tars  [][]byte
+		final int // the layer ostree.final-diffid names
+		want  string
+	}{
+		{"metadata in a chunk layer", [][]byte{empty, tarOf(t, regFile(obj(a, "dirmeta"), "x", 0o644))}, 1, "metadata object " + a + ".dirmeta in a chunk layer"},
+		{"content without xattrs link", [][]byte{empty, tarOf(t, regFile(obj(a, "file"), "x", 0o644))}, 1, "content object " + a + " has no .file-xattrs-link"},
+		{"dangling xattrs", [][]byte{empty, tarOf(t, regFile(obj(a, "file-xattrs-link"), emptyX, 0o644), regFile(obj(b, "file-xattrs-link"), emptyX, 0o644))}, 1, "dangling xattrs: " + a},
+		{"xattrs link to nothing", [][]byte{empty, tarOf(t, &tar.Header{Name: obj(a, "file-xattrs-link"), Typeflag: tar.TypeLink, Linkname: obj(b, "file-xattrs")})}, 1, "which is no .file-xattrs object read before"},
+		{"first object not the commit", [][]byte{tarOf(t, regFile(obj(a, "dirmeta"), "x", 0o644))}, 0, "the first object is " + a + ".dirmeta, not the commit"},
+		{"no commit", [][]byte{empty}, 0, "holds no commit object"},
+		{"derived layer", [][]byte{empty, tarOf(t, regFile("usr/x", "x", 0o644))}, 0, "1 derived layers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			labels := map[string]string{"ostree.final-diffid": sha(tc.tars[tc.final]).String()}
+			ti := writeImportLayout(t, labels, time.Unix(0, 0), tc.tars...)
+			dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = importRef(t, ti.dir, dst, "img")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if _, err := dst.ReadRef("img"); err == nil {
+				t.Fatal("a failed import left a ref")
+			}
+		})
+	}
+}
