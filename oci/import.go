@@ -439,3 +439,31 @@ func (im *objImporter) metadata(ctx context.Context, r io.Reader, hdr *tar.Heade
 }
 
 var errNoTimestamp = errors.New("the image config has no created time: pass ImportOptions.Timestamp")
+
+// ContainerImageRef is the ref where ostree-ext keeps an imported image:
+// "ostree/container/image/" and the image reference escaped as its
+// refescape does (alphanumerics and "-" kept, "/" kept between two
+// alphanumerics, "_" doubled, anything else "_XX_" in hex), e.g.
+// "docker://quay.io/example/os:latest" →
+// "ostree/container/image/docker_3A__2F__2F_quay_2E_io/example/os_3A_latest".
+func ContainerImageRef(imageRef string) string {
+	alnum := func(c rune) bool {
+		return c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9')
+	}
+	rs := []rune(imageRef)
+	var b strings.Builder
+	b.WriteString("ostree/container/image/")
+	for i, c := range rs {
+		switch {
+		case alnum(c) || c == '-':
+			b.WriteRune(c)
+		case c == '_':
+			b.WriteString("__")
+		case c == '/' && i > 0 && i+1 < len(rs) && alnum(rs[i-1]) && alnum(rs[i+1]):
+			b.WriteRune(c)
+		default:
+			fmt.Fprintf(&b, "_%02X_", c)
+		}
+	}
+	return b.String()
+}

@@ -815,3 +815,19 @@ func TestImportRefusesMalformedLayers(t *testing.T) {
 		})
 	}
 }
+
+func TestContainerImageRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker://quay.io/example/os:latest": "ostree/container/image/docker_3A__2F__2F_quay_2E_io/example/os_3A_latest",
+		"oci:/srv/img_1":                     "ostree/container/image/oci_3A__2F_srv/img__1",
+		"oci:a//b":                           "ostree/container/image/oci_3A_a_2F__2F_b",
+	} {
+		got := ContainerImageRef(in)
+		if got != want {
+			t.Errorf("ContainerImageRef(%q) = %q, want %q", in, got, want)
+		}
+		if err := ostree.ValidateRef(got); err != nil {
+			t.Errorf("ContainerImageRef(%q): %v", in, err)
+		}
+	}
+}
