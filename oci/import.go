@@ -49,9 +49,9 @@ type ImportOptions struct {
 // content objects). Every object is checked against its name before it is
 // written (content objects: the ostree content checksum of header and
 // data; metadata: sha256 of the bytes) and every layer blob against its
-// digest and diff_id. The commit object is written last, after every
-// object it reaches is present, so a failed import leaves no commit and no
-// ref (only verified, unreferenced objects that `ostree prune` removes).
+// digest and diff_id. Objects are staged (ostree.Transaction) and moved
+// into the repo only when all are in and verified, the commit last, then
+// the ref is set: a failed import leaves no object, commit or ref.
 // Layers after the final ostree layer (derived layers) are refused.
 //
 // An image without that label (§6.8) is committed as the merge of its
@@ -70,11 +70,19 @@ func Import(ctx context.Context, img *Image, repo *ostree.Repo, opts ImportOptio
 		return ostree.Checksum{}, err
 	}
 	defer unlock()
+	tx, err := repo.BeginTransaction(ctx)
+	if err != nil {
+		return ostree.Checksum{}, err
+	}
+	defer tx.Abort()
 	var c ostree.Checksum
 	if final, ok := img.Config.Config.Labels[importLabelFinalDiffID]; ok {
-		c, err = importEncapsulated(ctx, img, repo, final)
+		c, err = importEncapsulated(ctx, img, tx, final)
 	} else {
-		c, err = importPlain(ctx, img, repo, opts)
+		c, err = importPlain(ctx, img, tx, opts)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
 	}
 	if err != nil {
 		return ostree.Checksum{}, fmt.Errorf("import %s into %s: %w", img.Ref(), repo.Path(), err)
@@ -90,7 +98,7 @@ func Import(ctx context.Context, img *Image, repo *ostree.Repo, opts ImportOptio
 
 // importEncapsulated imports an ostree-ext image whose last ostree layer
 // has diff_id final.
-func importEncapsulated(ctx context.Context, img *Image, repo *ostree.Repo, final string) (ostree.Checksum, error) {
+func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction, final string) (ostree.Checksum, error) {
 	layers := img.Layers()
 	last := -1
 	for i, d := range img.Config.RootFS.DiffIDs {
@@ -105,7 +113,7 @@ func importEncapsulated(ctx context.Context, img *Image, repo *ostree.Repo, fina
 	if last < len(layers)-1 {
 		return ostree.Checksum{}, fmt.Errorf("the image has %d derived layers after the ostree layers (%s=%s); importing derived layers is not supported: import the base image", len(layers)-1-last, importLabelFinalDiffID, final)
 	}
-	im := &objImporter{repo: repo, xattrs: map[ostree.Checksum][]ostree.Xattr{}}
+	im := &objImporter{tx: tx, xattrs: map[ostree.Checksum][]ostree.Xattr{}}
 	// Chunk layers first, as ostree-ext does, then the ostree layer.
 	for i := 1; i <= last; i++ {
 		if err := im.layer(ctx, layers[i], false); err != nil {
@@ -125,39 +133,31 @@ func importEncapsulated(ctx context.Context, img *Image, repo *ostree.Repo, fina
 	if err != nil {
 		return ostree.Checksum{}, fmt.Errorf("commit %s: %w", im.commitSum, err)
 	}
-	if err := checkTree(repo, cm.RootTree, cm.RootMeta, "/"); err != nil {
+	if err := checkTree(tx, cm.RootTree, cm.RootMeta, "/"); err != nil {
 		return ostree.Checksum{}, fmt.Errorf("commit %s is incomplete: %w", im.commitSum, err)
 	}
-	if err := repo.Sync(); err != nil {
-		return ostree.Checksum{}, err
-	}
+	stage := tx.Staging()
 	if im.commitMeta != nil {
-		if err := repo.WriteCommitMeta(ctx, im.commitSum, im.commitMeta); err != nil {
+		if err := stage.WriteCommitMeta(ctx, im.commitSum, im.commitMeta); err != nil {
 			return ostree.Checksum{}, err
 		}
 	}
-	c, _, err := repo.WriteObject(ctx, ostree.ObjectCommit, im.commit)
-	if err != nil {
-		return ostree.Checksum{}, err
-	}
-	if err := repo.Sync(); err != nil {
-		return ostree.Checksum{}, err
-	}
-	return c, nil
+	c, _, err := stage.WriteObject(ctx, ostree.ObjectCommit, im.commit)
+	return c, err
 }
 
 // checkTree checks that every object reachable from a dirtree is present
 // (dirtree and dirmeta objects are read, which verifies them).
-func checkTree(repo *ostree.Repo, tree, meta ostree.Checksum, path string) error {
-	if _, err := repo.ReadDirMeta(meta); err != nil {
+func checkTree(tx *ostree.Transaction, tree, meta ostree.Checksum, path string) error {
+	if _, err := tx.Source(ostree.ObjectDirMeta, meta).ReadDirMeta(meta); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	t, err := repo.ReadDirTree(tree)
+	t, err := tx.Source(ostree.ObjectDirTree, tree).ReadDirTree(tree)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, f := range t.Files {
-		ok, err := repo.HasObject(ostree.ObjectFile, f.Checksum)
+		ok, err := tx.HasObject(ostree.ObjectFile, f.Checksum)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func checkTree(repo *ostree.Repo, tree, meta ostree.Checksum, path string) error
 		}
 	}
 	for _, d := range t.Dirs {
-		if err := checkTree(repo, d.TreeChecksum, d.MetaChecksum, path+d.Name+"/"); err != nil {
+		if err := checkTree(tx, d.TreeChecksum, d.MetaChecksum, path+d.Name+"/"); err != nil {
 			return err
 		}
 	}
@@ -175,7 +175,7 @@ func checkTree(repo *ostree.Repo, tree, meta ostree.Checksum, path string) error
 
 // objImporter reads the embedded-repo entries of ostree-ext layers.
 type objImporter struct {
-	repo *ostree.Repo
+	tx *ostree.Transaction
 	// xattrs are the .file-xattrs objects seen, by their checksum.
 	xattrs map[ostree.Checksum][]ostree.Xattr
 
@@ -333,7 +333,7 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 	default:
 		return fmt.Errorf("content object %s: tar type %q, want a regular file or a symlink", c, hdr.Typeflag)
 	}
-	if ok, err := im.repo.HasObject(ostree.ObjectFile, c); err != nil || ok {
+	if ok, err := im.tx.HasObject(ostree.ObjectFile, c); err != nil || ok {
 		return err // already stored (by an earlier layer or import)
 	}
 	sum, err := ostree.NewContentHash(h)
@@ -361,7 +361,7 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 	if got := ostree.Checksum(sum.Sum(nil)); got != c {
 		return fmt.Errorf("content object %s: its header and data hash to %s: the object was changed", c, got)
 	}
-	wrote, _, err := im.repo.WriteContent(ctx, h, data)
+	wrote, _, err := im.tx.Staging().WriteContent(ctx, h, data)
 	if err != nil {
 		return fmt.Errorf("content object %s: %w", c, err)
 	}
@@ -432,7 +432,7 @@ func (im *objImporter) metadata(ctx context.Context, r io.Reader, hdr *tar.Heade
 		}
 		t = ostree.ObjectDirMeta
 	}
-	if _, _, err := im.repo.WriteObject(ctx, t, data); err != nil {
+	if _, _, err := im.tx.Staging().WriteObject(ctx, t, data); err != nil {
 		return err
 	}
 	return nil

@@ -82,7 +82,7 @@ func xattrsOf(hdr *tar.Header) []ostree.Xattr {
 
 // importPlain commits the merged layers of an image without an embedded
 // ostree commit (ostree-format.md §6.8).
-func importPlain(ctx context.Context, img *Image, repo *ostree.Repo, opts ImportOptions) (ostree.Checksum, error) {
+func importPlain(ctx context.Context, img *Image, tx *ostree.Transaction, opts ImportOptions) (ostree.Checksum, error) {
 	ts := opts.Timestamp
 	if ts.IsZero() {
 		ts = img.Config.Created.Time
@@ -93,6 +93,7 @@ func importPlain(ctx context.Context, img *Image, repo *ostree.Repo, opts Import
 	if err := ostree.CheckTimestamp(ts); err != nil {
 		return ostree.Checksum{}, err
 	}
+	repo := tx.Staging()
 	t := &plainTree{root: newPlainDir(-1)}
 	for _, l := range img.Layers() {
 		if err := t.addLayer(ctx, repo, l); err != nil {
@@ -104,9 +105,6 @@ func importPlain(ctx context.Context, img *Image, repo *ostree.Repo, opts Import
 	}
 	tree, meta, err := writePlainTree(ctx, repo, t.root, "/")
 	if err != nil {
-		return ostree.Checksum{}, err
-	}
-	if err := repo.Sync(); err != nil {
 		return ostree.Checksum{}, err
 	}
 	cm := &ostree.Commit{
