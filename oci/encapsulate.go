@@ -51,6 +51,10 @@ type EncapsulateOptions struct {
 	Cmd []string
 	// Architecture is the OCI architecture; empty means this machine's.
 	Architecture string
+	// CopyMeta are commit metadata keys whose string values become labels
+	// (an absent or non-string key is an error); CopyMetaOpt the same, but
+	// absent keys are skipped.
+	CopyMeta, CopyMetaOpt []string
 }
 
 // Encapsulated describes a written image.
@@ -128,6 +132,9 @@ func Encapsulate(ctx context.Context, repo *ostree.Repo, rev, dest string, opts 
 	}
 
 	labels, cmd := e.labels(diffIDs[n-1])
+	if err := e.copyMeta(labels, opts.CopyMeta, opts.CopyMetaOpt); err != nil {
+		return nil, err
+	}
 	maps.Copy(labels, opts.Labels)
 	cfg := v1.Config{}
 	if opts.Config != nil {
@@ -221,6 +228,21 @@ func (e *encapsulation) labels(finalDiffID v1.Hash) (map[string]string, []string
 	}
 	cmd, _ := md["ostree.container-cmd"].([]string)
 	return l, cmd
+}
+
+func (e *encapsulation) copyMeta(labels map[string]string, keys, optKeys []string) error {
+	for i, k := range append(slices.Clone(keys), optKeys...) {
+		v, ok := e.commit.Metadata[k]
+		if !ok && i >= len(keys) {
+			continue
+		}
+		s, isString := v.(string)
+		if !ok || !isString {
+			return fmt.Errorf("commit %s: metadata key %q to copy as a label is missing or not a string (use --copymeta-opt for optional keys)", e.csum, k)
+		}
+		labels[k] = s
+	}
+	return nil
 }
 
 // encapsulation is the walked commit.

@@ -33,15 +33,15 @@ func testCommit(t *testing.T) (*ostree.Repo, ostree.Checksum) {
 		t.Skip("needs root to set owners")
 	}
 	src := t.TempDir()
-	mk := func(p, body string, mode os.FileMode) {
+	mk := func(p, body string, mode uint32) {
 		full := filepath.Join(src, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(body), mode); err != nil {
+		if err := os.WriteFile(full, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod(full, mode); err != nil {
+		if err := unix.Chmod(full, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -543,6 +543,64 @@ func TestEncapsulateChunkErrors(t *testing.T) {
 		_, err := Encapsulate(context.Background(), repo, "test", "oci:"+t.TempDir()+"/img", EncapsulateOptions{Chunks: chunks})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
+
+// TestEncapsulateReadBack: our own reader sees the image's checkout,
+// including hard links to symlink objects as symlinks.
+func TestEncapsulateReadBack(t *testing.T) {
+	repo, _ := testCommit(t)
+	ref := "oci-archive:" + t.TempDir() + "/img.tar:v"
+	encapsulate(t, repo, ref, EncapsulateOptions{})
+	img, err := Open(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := NewFS(context.Background(), img, FSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	for name, want := range map[string]string{"bin": "usr/bin", "usr/bin/hi": "hello"} {
+		fi, err := fsys.Lstat(name)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("%s: %v, %v; want a symlink", name, fi, err)
+			continue
+		}
+		if got, err := fsys.ReadLink(name); got != want || err != nil {
+			t.Errorf("ReadLink(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if b, err := fs.ReadFile(fsys, "usr/bin/hello"); err != nil || string(b) != "#!/bin/sh\necho hello\n" {
+		t.Errorf("usr/bin/hello: %q, %v", b, err)
+	}
+	fi, err := fsys.Lstat("etc/shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := fi.Sys().(interface{ Owner() (uint32, uint32) }).Owner()
+	if fi.Mode() != 0o640 || uid != 0 || gid != 42 {
+		t.Errorf("etc/shadow: %v %d:%d, want -rw-r----- 0:42", fi.Mode(), uid, gid)
+	}
+	if fi, err := fsys.Lstat("usr/bin/su"); err != nil || fi.Mode()&fs.ModeSetuid == 0 {
+		t.Errorf("usr/bin/su: %v, %v; want setuid", fi, err)
+	}
+}
+
+func TestEncapsulateCopyMeta(t *testing.T) {
+	repo, _ := testCommit(t)
+	res := encapsulate(t, repo, "oci:"+t.TempDir()+"/img", EncapsulateOptions{CopyMeta: []string{"version"}, CopyMetaOpt: []string{"absent"}})
+	if got := res.Config.Config.Labels["version"]; got != "42.1" {
+		t.Errorf("copied label version = %q", got)
+	}
+	if _, ok := res.Manifest.Annotations["absent"]; ok {
+		t.Error("an absent optional key became a label")
+	}
+	for _, key := range []string{"absent", "ostree.bootable"} {
+		_, err := Encapsulate(context.Background(), repo, "test", "oci:"+t.TempDir()+"/img", EncapsulateOptions{CopyMeta: []string{key}})
+		if err == nil || !strings.Contains(err.Error(), "missing or not a string") {
+			t.Errorf("CopyMeta %s: error %v", key, err)
 		}
 	}
 }

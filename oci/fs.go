@@ -262,6 +262,10 @@ func (f *FS) add(layer, ordinal int32, e *Entry, data []byte, cached bool) {
 		if t := f.lookup(target); t != nil && t.mode.IsRegular() {
 			n.size, n.data, n.cached = t.size, t.data, t.cached
 			n.layer, n.ordinal = t.layer, t.ordinal
+		} else if t != nil && t.mode&fs.ModeSymlink != 0 {
+			// link(2) does not follow symlinks: a hard link to a symlink
+			// is that symlink (ostree-ext images are full of them).
+			n.mode, n.link, n.size = t.mode, t.link, t.size
 		} else if t == nil && f.opts.Select != nil {
 			if f.wanted == nil {
 				f.wanted = map[string]Selection{}
