@@ -10,10 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/apt-ostree/apt-ostree/ostree"
+	"golang.org/x/sync/errgroup"
 )
 
 // Labels of an ostree-ext encapsulated image (ostree-format.md §6.5).
@@ -113,14 +115,24 @@ func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction,
 	if last < len(layers)-1 {
 		return ostree.Checksum{}, fmt.Errorf("the image has %d derived layers after the ostree layers (%s=%s); importing derived layers is not supported: import the base image", len(layers)-1-last, importLabelFinalDiffID, final)
 	}
-	im := &objImporter{tx: tx, xattrs: map[ostree.Checksum][]ostree.Xattr{}}
-	// Chunk layers first, as ostree-ext does, then the ostree layer.
-	for i := 1; i <= last; i++ {
-		if err := im.layer(ctx, layers[i], false); err != nil {
-			return ostree.Checksum{}, err
+	// Objects are read in stream order and written by up to NumCPU
+	// goroutines.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	im := &objImporter{tx: tx, g: g, xattrs: map[ostree.Checksum][]ostree.Xattr{}}
+	err := func() error {
+		// Chunk layers first, as ostree-ext does, then the ostree layer.
+		for i := 1; i <= last; i++ {
+			if err := im.layer(gctx, layers[i], false); err != nil {
+				return err
+			}
 		}
+		return im.layer(gctx, layers[0], true)
+	}()
+	if werr := g.Wait(); err == nil {
+		err = werr
 	}
-	if err := im.layer(ctx, layers[0], true); err != nil {
+	if err != nil {
 		return ostree.Checksum{}, err
 	}
 	if im.commit == nil {
@@ -176,6 +188,7 @@ func checkTree(tx *ostree.Transaction, tree, meta ostree.Checksum, path string) 
 // objImporter reads the embedded-repo entries of ostree-ext layers.
 type objImporter struct {
 	tx *ostree.Transaction
+	g  *errgroup.Group // writes content objects
 	// xattrs are the .file-xattrs objects seen, by their checksum.
 	xattrs map[ostree.Checksum][]ostree.Xattr
 
@@ -341,6 +354,7 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 		return fmt.Errorf("content object %s: %w", c, err)
 	}
 	var data io.Reader = bytes.NewReader(nil)
+	var spooled *os.File
 	if h.SymlinkTarget == "" {
 		if hdr.Size <= spoolInMemory {
 			b, err := io.ReadAll(r)
@@ -354,20 +368,28 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 			if err != nil {
 				return fmt.Errorf("content object %s: %w", c, err)
 			}
-			defer f.Close()
-			data = f
+			data, spooled = f, f
 		}
 	}
 	if got := ostree.Checksum(sum.Sum(nil)); got != c {
+		if spooled != nil {
+			spooled.Close()
+		}
 		return fmt.Errorf("content object %s: its header and data hash to %s: the object was changed", c, got)
 	}
-	wrote, _, err := im.tx.Staging().WriteContent(ctx, h, data)
-	if err != nil {
-		return fmt.Errorf("content object %s: %w", c, err)
-	}
-	if wrote != c {
-		return fmt.Errorf("content object %s: stored as %s", c, wrote)
-	}
+	im.g.Go(func() error {
+		if spooled != nil {
+			defer spooled.Close()
+		}
+		wrote, _, err := im.tx.Staging().WriteContent(ctx, h, data)
+		if err != nil {
+			return fmt.Errorf("content object %s: %w", c, err)
+		}
+		if wrote != c {
+			return fmt.Errorf("content object %s: stored as %s", c, wrote)
+		}
+		return nil
+	})
 	return nil
 }
 
