@@ -41,6 +41,12 @@ type ImportOptions struct {
 	// with neither is refused, so that the same image always gives the
 	// same commit.
 	Timestamp time.Time
+	// DeployLayout applies to an image without an embedded commit what
+	// ostree-ext's tar filter does before deploying it (§6.8): /etc is
+	// stored as /usr/etc, and the contents of /run, /tmp, /proc, /sys and
+	// /dev are dropped (the directories kept). Without it the commit's tree
+	// is exactly the merged layers.
+	DeployLayout bool
 }
 
 // Import stores img in repo and returns the commit checksum.

@@ -100,6 +100,11 @@ func importPlain(ctx context.Context, img *Image, tx *ostree.Transaction, opts I
 			return ostree.Checksum{}, err
 		}
 	}
+	if opts.DeployLayout {
+		if err := t.deployLayout(); err != nil {
+			return ostree.Checksum{}, err
+		}
+	}
 	if t.skipped > 0 {
 		slog.Warn("image entries ostree cannot store (devices, FIFOs) were left out", "image", img.Ref(), "count", t.skipped)
 	}
@@ -238,4 +243,35 @@ func writePlainTree(ctx context.Context, repo *ostree.Repo, n *plainNode, p stri
 	}
 	tree, _, err = repo.WriteObject(ctx, ostree.ObjectDirTree, tb)
 	return tree, meta, err
+}
+
+// deployLayout moves /etc to /usr/etc and empties the API filesystems'
+// mount points, as ostree-ext's filter_tar does.
+func (t *plainTree) deployLayout() error {
+	root := t.root
+	for _, d := range []string{"run", "tmp", "proc", "sys", "dev"} {
+		if n := root.children[d]; n != nil && n.dir {
+			n.children = map[string]*plainNode{}
+		}
+	}
+	etc := root.children["etc"]
+	if etc == nil {
+		return nil
+	}
+	if !etc.dir {
+		return errors.New("/etc is not a directory")
+	}
+	usr := root.children["usr"]
+	if usr == nil {
+		usr = newPlainDir(0)
+		root.children["usr"] = usr
+	} else if !usr.dir {
+		return errors.New("/usr is not a directory")
+	}
+	if _, ok := usr.children["etc"]; ok {
+		return errors.New("the image has both /etc and /usr/etc: cannot store /etc as /usr/etc")
+	}
+	usr.children["etc"] = etc
+	delete(root.children, "etc")
+	return nil
 }

@@ -842,3 +842,38 @@ func TestContainerImageRef(t *testing.T) {
 		}
 	}
 }
+
+func TestImportPlainDeployLayout(t *testing.T) {
+	layer := tarOf(t,
+		&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+		regFile("etc/os-release", "ID=debian\n", 0o644),
+		&tar.Header{Name: "usr/bin/", Typeflag: tar.TypeDir, Mode: 0o755},
+		regFile("usr/bin/a", "a", 0o755),
+		&tar.Header{Name: "usr/bin/a-etc", Typeflag: tar.TypeLink, Linkname: "etc/os-release"},
+		&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+		regFile("tmp/junk", "junk", 0o644),
+		&tar.Header{Name: "run/lock/", Typeflag: tar.TypeDir, Mode: 0o755},
+	)
+	ti := writeImportLayout(t, nil, time.Unix(1, 0), layer)
+	img, err := Open(t.Context(), "oci:"+ti.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(t.Context(), img, dst, ImportOptions{Ref: "d", DeployLayout: true}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(ostreeCLI(t, "ls", "-R", "--repo="+dst.Path(), "d")), "\n") {
+		f := strings.Fields(line)
+		got = append(got, f[0]+" "+strings.Join(f[4:], " "))
+	}
+	want := "d00755 /\nd00755 /run\nd01777 /tmp\nd00755 /usr\nd00755 /usr/bin\n-00755 /usr/bin/a\n-00644 /usr/bin/a-etc\nd00755 /usr/etc\n-00644 /usr/etc/os-release"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("deploy layout:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+}
