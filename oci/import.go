@@ -60,7 +60,13 @@ type ImportOptions struct {
 // digest and diff_id. Objects are staged (ostree.Transaction) and moved
 // into the repo only when all are in and verified, the commit last, then
 // the ref is set: a failed import leaves no object, commit or ref.
-// Layers after the final ostree layer (derived layers) are refused.
+// Layers after the final ostree layer (derived layers, e.g. from a
+// Containerfile FROM the image) are applied on the base commit's tree
+// (whiteouts applied, etc/ stored as usr/etc/, the contents of /run /tmp
+// /proc /sys /dev dropped) and committed as a merge commit whose parent
+// is the base commit, with metadata ostree.manifest-digest and the
+// timestamp from opts, the config's created or the base commit; Import
+// then returns the merge commit.
 //
 // An image without that label (§6.8) is committed as the merge of its
 // layers (whiteouts applied), with metadata ostree.manifest-digest and the
@@ -85,7 +91,7 @@ func Import(ctx context.Context, img *Image, repo *ostree.Repo, opts ImportOptio
 	defer tx.Abort()
 	var c ostree.Checksum
 	if final, ok := img.Config.Config.Labels[importLabelFinalDiffID]; ok {
-		c, err = importEncapsulated(ctx, img, tx, final)
+		c, err = importEncapsulated(ctx, img, tx, final, opts)
 	} else {
 		c, err = importPlain(ctx, img, tx, opts)
 	}
@@ -106,7 +112,7 @@ func Import(ctx context.Context, img *Image, repo *ostree.Repo, opts ImportOptio
 
 // importEncapsulated imports an ostree-ext image whose last ostree layer
 // has diff_id final.
-func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction, final string) (ostree.Checksum, error) {
+func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction, final string, opts ImportOptions) (ostree.Checksum, error) {
 	layers := img.Layers()
 	last := -1
 	for i, d := range img.Config.RootFS.DiffIDs {
@@ -117,9 +123,6 @@ func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction,
 	}
 	if last < 0 {
 		return ostree.Checksum{}, fmt.Errorf("label %s=%s names no diff_id of the image config", importLabelFinalDiffID, final)
-	}
-	if last < len(layers)-1 {
-		return ostree.Checksum{}, fmt.Errorf("the image has %d derived layers after the ostree layers (%s=%s); importing derived layers is not supported: import the base image", len(layers)-1-last, importLabelFinalDiffID, final)
 	}
 	// Objects are read in stream order and written by up to NumCPU
 	// goroutines.
@@ -161,7 +164,10 @@ func importEncapsulated(ctx context.Context, img *Image, tx *ostree.Transaction,
 		}
 	}
 	c, _, err := stage.WriteObject(ctx, ostree.ObjectCommit, im.commit)
-	return c, err
+	if err != nil || last == len(layers)-1 {
+		return c, err
+	}
+	return mergeDerived(ctx, img, tx, c, cm, layers[last+1:], opts)
 }
 
 // checkTree checks that every object reachable from a dirtree is present

@@ -32,6 +32,17 @@ func newPlainDir(layer int) *plainNode {
 type plainTree struct {
 	root    *plainNode
 	skipped int // device nodes, FIFOs: ostree stores none
+	// etcToUsr stores every entry under etc/ under usr/etc/ (hard link
+	// targets and whiteouts too), as ostree-ext's tar filter does.
+	etcToUsr bool
+}
+
+// mapName applies etcToUsr to a cleaned entry name.
+func (t *plainTree) mapName(name string) string {
+	if t.etcToUsr && (name == "etc" || strings.HasPrefix(name, "etc/")) {
+		return "usr/" + name
+	}
+	return name
 }
 
 // lookup returns the node at name ("." is the root), or nil.
@@ -94,16 +105,14 @@ func importPlain(ctx context.Context, img *Image, tx *ostree.Transaction, opts I
 		return ostree.Checksum{}, err
 	}
 	repo := tx.Staging()
-	t := &plainTree{root: newPlainDir(-1)}
+	t := &plainTree{root: newPlainDir(-1), etcToUsr: opts.DeployLayout}
 	for _, l := range img.Layers() {
 		if err := t.addLayer(ctx, repo, l); err != nil {
 			return ostree.Checksum{}, err
 		}
 	}
 	if opts.DeployLayout {
-		if err := t.deployLayout(); err != nil {
-			return ostree.Checksum{}, err
-		}
+		t.emptyMountPoints()
 	}
 	if t.skipped > 0 {
 		slog.Warn("image entries ostree cannot store (devices, FIFOs) were left out", "image", img.Ref(), "count", t.skipped)
@@ -142,6 +151,7 @@ func (t *plainTree) addLayer(ctx context.Context, repo *ostree.Repo, l *Layer) e
 			return err
 		}
 		hdr := e.Header
+		e.Name = t.mapName(e.Name)
 		switch {
 		case e.Opaque:
 			if d := t.lookup(e.Name); d != nil && d.dir {
@@ -196,7 +206,7 @@ func (t *plainTree) addLayer(ctx context.Context, repo *ostree.Repo, l *Layer) e
 			}
 			t.parent(e.Name, li).children[base] = &plainNode{sum: c, layer: li}
 		case tar.TypeLink:
-			target := t.lookup(CleanName(hdr.Linkname))
+			target := t.lookup(t.mapName(CleanName(hdr.Linkname)))
 			if target == nil || target.dir {
 				return fmt.Errorf("%s: %s: hard link to %s, which is no file of this or a lower layer", what, e.Name, hdr.Linkname)
 			}
@@ -245,33 +255,78 @@ func writePlainTree(ctx context.Context, repo *ostree.Repo, n *plainNode, p stri
 	return tree, meta, err
 }
 
-// deployLayout moves /etc to /usr/etc and empties the API filesystems'
-// mount points, as ostree-ext's filter_tar does.
-func (t *plainTree) deployLayout() error {
-	root := t.root
+// emptyMountPoints empties /run, /tmp, /proc, /sys and /dev (the
+// directories are kept), as ostree-ext's tar filter does.
+func (t *plainTree) emptyMountPoints() {
 	for _, d := range []string{"run", "tmp", "proc", "sys", "dev"} {
-		if n := root.children[d]; n != nil && n.dir {
+		if n := t.root.children[d]; n != nil && n.dir {
 			n.children = map[string]*plainNode{}
 		}
 	}
-	etc := root.children["etc"]
-	if etc == nil {
-		return nil
+}
+
+// loadTree reads a commit's tree (from the transaction's staging
+// repository or the repo) as the lowest layer, index -1.
+func loadTree(tx *ostree.Transaction, tree, meta ostree.Checksum) (*plainNode, error) {
+	dm, err := tx.Source(ostree.ObjectDirMeta, meta).ReadDirMeta(meta)
+	if err != nil {
+		return nil, err
 	}
-	if !etc.dir {
-		return errors.New("/etc is not a directory")
+	dt, err := tx.Source(ostree.ObjectDirTree, tree).ReadDirTree(tree)
+	if err != nil {
+		return nil, err
 	}
-	usr := root.children["usr"]
-	if usr == nil {
-		usr = newPlainDir(0)
-		root.children["usr"] = usr
-	} else if !usr.dir {
-		return errors.New("/usr is not a directory")
+	n := newPlainDir(-1)
+	n.meta = *dm
+	for _, f := range dt.Files {
+		n.children[f.Name] = &plainNode{sum: f.Checksum, layer: -1}
 	}
-	if _, ok := usr.children["etc"]; ok {
-		return errors.New("the image has both /etc and /usr/etc: cannot store /etc as /usr/etc")
+	for _, d := range dt.Dirs {
+		c, err := loadTree(tx, d.TreeChecksum, d.MetaChecksum)
+		if err != nil {
+			return nil, err
+		}
+		n.children[d.Name] = c
 	}
-	usr.children["etc"] = etc
-	delete(root.children, "etc")
-	return nil
+	return n, nil
+}
+
+// mergeDerived commits the derived layers on top of the base commit.
+func mergeDerived(ctx context.Context, img *Image, tx *ostree.Transaction, base ostree.Checksum, bc *ostree.Commit, derived []*Layer, opts ImportOptions) (ostree.Checksum, error) {
+	ts := opts.Timestamp
+	if ts.IsZero() {
+		ts = img.Config.Created.Time
+	}
+	if ts.IsZero() {
+		ts = bc.Timestamp
+	}
+	if err := ostree.CheckTimestamp(ts); err != nil {
+		return ostree.Checksum{}, err
+	}
+	root, err := loadTree(tx, bc.RootTree, bc.RootMeta)
+	if err != nil {
+		return ostree.Checksum{}, fmt.Errorf("base commit %s: %w", base, err)
+	}
+	repo := tx.Staging()
+	t := &plainTree{root: root, etcToUsr: true}
+	for _, l := range derived {
+		if err := t.addLayer(ctx, repo, l); err != nil {
+			return ostree.Checksum{}, err
+		}
+	}
+	t.emptyMountPoints()
+	if t.skipped > 0 {
+		slog.Warn("derived-layer entries ostree cannot store (devices, FIFOs) were left out", "image", img.Ref(), "count", t.skipped)
+	}
+	tree, meta, err := writePlainTree(ctx, repo, t.root, "/")
+	if err != nil {
+		return ostree.Checksum{}, err
+	}
+	return repo.WriteCommit(ctx, &ostree.Commit{
+		Metadata:  map[string]any{"ostree.manifest-digest": img.ManifestDigest.String()},
+		Parent:    &base,
+		Timestamp: ts.UTC().Truncate(time.Second),
+		RootTree:  tree,
+		RootMeta:  meta,
+	})
 }

@@ -35,6 +35,8 @@ type encapOpts struct {
 	tamper ostree.Checksum
 	// labels override the image labels ("" deletes one).
 	labels map[string]string
+	// derived are layer tars appended after the ostree layers.
+	derived [][]byte
 }
 
 // encapsulateByHand writes src's commit as an ostree-ext v1 image (an ostree
@@ -242,7 +244,7 @@ func encapsulateByHand(t *testing.T, src *ostree.Repo, commit ostree.Checksum, o
 			labels[k] = v
 		}
 	}
-	return writeImportLayout(t, labels, cm.Timestamp, ob.Bytes(), cb.Bytes()).dir
+	return writeImportLayout(t, labels, cm.Timestamp, append([][]byte{ob.Bytes(), cb.Bytes()}, o.derived...)...).dir
 }
 
 // writeImportLayout writes an OCI layout of gzip layers with labels (also
@@ -806,7 +808,6 @@ func TestImportRefusesMalformedLayers(t *testing.T) {
 		{"xattrs link to nothing", [][]byte{empty, tarOf(t, &tar.Header{Name: obj(a, "file-xattrs-link"), Typeflag: tar.TypeLink, Linkname: obj(b, "file-xattrs")})}, 1, "which is no .file-xattrs object read before"},
 		{"first object not the commit", [][]byte{tarOf(t, regFile(obj(a, "dirmeta"), "x", 0o644))}, 0, "the first object is " + a + ".dirmeta, not the commit"},
 		{"no commit", [][]byte{empty}, 0, "holds no commit object"},
-		{"derived layer", [][]byte{empty, tarOf(t, regFile("usr/x", "x", 0o644))}, 0, "1 derived layers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			labels := map[string]string{"ostree.final-diffid": sha(tc.tars[tc.final]).String()}
@@ -875,5 +876,65 @@ func TestImportPlainDeployLayout(t *testing.T) {
 	want := "d00755 /\nd00755 /run\nd01777 /tmp\nd00755 /usr\nd00755 /usr/bin\n-00755 /usr/bin/a\n-00644 /usr/bin/a-etc\nd00755 /usr/etc\n-00644 /usr/etc/os-release"
 	if strings.Join(got, "\n") != want {
 		t.Fatalf("deploy layout:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+}
+
+func TestImportDerivedLayers(t *testing.T) {
+	src, base, _ := sourceCommit(t)
+	derived := tarOf(t,
+		&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+		regFile("etc/new", "new\n", 0o644),
+		&tar.Header{Name: "etc/app/.wh.conf", Typeflag: tar.TypeReg},
+		&tar.Header{Name: "usr/bin/.wh.sym", Typeflag: tar.TypeReg},
+		regFile("usr/bin/tool", "#!/bin/sh\necho changed\n", 0o755),
+		&tar.Header{Name: "usr/bin/tool-2", Typeflag: tar.TypeLink, Linkname: "usr/bin/suid"},
+		&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+		regFile("tmp/junk", "junk", 0o644),
+	)
+	dir := encapsulateByHand(t, src, base, encapOpts{derived: [][]byte{derived}})
+	dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge, err := importRef(t, dir, dst, "img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merge == base {
+		t.Fatal("derived layers did not make a merge commit")
+	}
+	mc, err := dst.ReadCommit(merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.Parent == nil || *mc.Parent != base {
+		t.Fatalf("merge commit parent %v, want the base commit %s", mc.Parent, base)
+	}
+	ostreeCLI(t, "fsck", "--repo="+dst.Path())
+	co := filepath.Join(t.TempDir(), "co")
+	ostreeCLI(t, "checkout", "--repo="+dst.Path(), "img", co)
+	for p, want := range map[string]string{
+		"usr/etc/new":       "new\n",
+		"usr/bin/tool":      "#!/bin/sh\necho changed\n",
+		"usr/bin/tool-link": "#!/bin/sh\necho hi\n",
+		"usr/bin/tool-2":    "suid",
+		"usr/etc/app/empty": "",
+	} {
+		if b, err := os.ReadFile(filepath.Join(co, p)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	for _, p := range []string{"etc", "usr/etc/app/conf", "usr/bin/sym", "tmp/junk"} {
+		if _, err := os.Lstat(filepath.Join(co, p)); err == nil {
+			t.Errorf("%s exists in the merge commit", p)
+		}
+	}
+	// Deterministic: the same image gives the same merge commit.
+	fresh, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := importRef(t, dir, fresh, "img"); err != nil || again != merge {
+		t.Fatalf("second import: %s, %v; want %s", again, err, merge)
 	}
 }
