@@ -36,10 +36,12 @@ type ImportOptions struct {
 	// Ref, when set, is pointed at the imported commit once every object
 	// is in the repository (e.g. "ostree/container/image/NAME").
 	Ref string
-	// Timestamp is the commit time of an image without an embedded commit
-	// (ostree-format.md §6.8). Zero: the image config's "created"; an image
-	// with neither is refused, so that the same image always gives the
-	// same commit.
+	// Timestamp is the time of the commit Import makes: for an image
+	// without an embedded commit (ostree-format.md §6.8), or the merge
+	// commit of derived layers. Zero: the image config's "created" (then,
+	// for a merge commit, the base commit's time); a plain image with
+	// neither is refused, so that the same image always gives the same
+	// commit. An embedded commit keeps its own time.
 	Timestamp time.Time
 	// DeployLayout applies to an image without an embedded commit what
 	// ostree-ext's tar filter does before deploying it (§6.8): /etc is
