@@ -327,8 +327,12 @@ func checkoutPath(p string) string {
 }
 
 // walk is ostree-ext's append_dirtree: the dirtree object, then for each
-// subdirectory its dirmeta, its directory entry and its contents.
+// subdirectory its dirmeta, its directory entry and its contents. The
+// top-level sysroot is not checked out (the embedded repo lives there), but
+// its objects are still collected, or the embedded commit would be
+// incomplete.
 func (e *encapsulation) walk(tree ostree.Checksum, dir string, seen map[ostree.Checksum]bool) error {
+	checkout := dir != "sysroot/" && !strings.HasPrefix(dir, "sysroot/")
 	if _, err := e.addMeta(ostree.ObjectDirTree, tree, seen); err != nil {
 		return err
 	}
@@ -337,7 +341,11 @@ func (e *encapsulation) walk(tree ostree.Checksum, dir string, seen map[ostree.C
 		return err
 	}
 	for _, f := range t.Files {
-		e.paths[f.Checksum] = append(e.paths[f.Checksum], checkoutPath(dir+f.Name))
+		paths := e.paths[f.Checksum]
+		if checkout {
+			paths = append(paths, checkoutPath(dir+f.Name))
+		}
+		e.paths[f.Checksum] = paths
 	}
 	for _, sub := range t.Dirs {
 		p := dir + sub.Name
@@ -348,15 +356,9 @@ func (e *encapsulation) walk(tree ostree.Checksum, dir string, seen map[ostree.C
 		if err != nil {
 			return err
 		}
-		if p == "sysroot" {
-			// Not checked out (the embedded repo lives there), but its
-			// dirtree must be in the image for the commit to be complete.
-			if _, err := e.addMeta(ostree.ObjectDirTree, sub.TreeChecksum, seen); err != nil {
-				return err
-			}
-			continue
+		if checkout && p != "sysroot" {
+			e.metaOrder = append(e.metaOrder, metaEntry{dir: "./" + checkoutPath(p), meta: meta})
 		}
-		e.metaOrder = append(e.metaOrder, metaEntry{dir: "./" + checkoutPath(p), meta: meta})
 		if err := e.walk(sub.TreeChecksum, p+"/", seen); err != nil {
 			return err
 		}

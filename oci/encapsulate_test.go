@@ -56,7 +56,8 @@ func testCommit(t *testing.T) (*ostree.Repo, ostree.Checksum) {
 	mk("usr/etc/shadow", "root:*:1::::::\n", 0o640)
 	mk("home/user/.profile", "# profile\n", 0o600)
 	mk("usr/lib/xattr-file", "with xattrs", 0o644)
-	for _, d := range []string{"sysroot", "var/lib", "usr/lib/private"} {
+	mk("sysroot/not-checked-out", "only in the embedded repo", 0o644)
+	for _, d := range []string{"sysroot/empty", "var/lib", "usr/lib/private"} {
 		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -247,6 +248,9 @@ func TestEncapsulateUnpack(t *testing.T) {
 	encapsulate(t, repo, "oci:"+work+"/img:t", EncapsulateOptions{})
 	run(t, "umoci", "unpack", "--image", work+"/img:t", work+"/bundle")
 	run(t, "ostree", "checkout", "--repo="+repo.Path(), "test", work+"/co")
+	if err := os.RemoveAll(work + "/co/sysroot"); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(work+"/co/usr/etc", work+"/co/etc"); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +260,7 @@ func TestEncapsulateUnpack(t *testing.T) {
 	if err := unix.Chmod(work+"/co/var/tmp", 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	img := scanTree(t, work+"/bundle/rootfs", func(p string) bool { return strings.HasPrefix(p, "sysroot/ostree") })
+	img := scanTree(t, work+"/bundle/rootfs", func(p string) bool { return p == "sysroot" })
 	co := scanTree(t, work+"/co", func(string) bool { return false })
 	for p, e := range co {
 		if p == "." {
@@ -269,9 +273,12 @@ func TestEncapsulateUnpack(t *testing.T) {
 		}
 	}
 	for p := range img {
-		if _, ok := co[p]; !ok && p != "sysroot/ostree" {
+		if _, ok := co[p]; !ok {
 			t.Errorf("%s: in the image, not in the checkout", p)
 		}
+	}
+	if _, err := os.Stat(work + "/bundle/rootfs/sysroot/not-checked-out"); err == nil {
+		t.Error("the image checks out the commit's /sysroot")
 	}
 	if len(co) < 20 {
 		t.Fatalf("checkout has only %d entries", len(co))
@@ -408,7 +415,7 @@ func TestEncapsulateEmbeddedRepo(t *testing.T) {
 			run(t, "ostree", "refs", "--repo="+r, "--create=test", c.String())
 			run(t, "ostree", "fsck", "--repo="+r)
 			ls := run(t, "ostree", "ls", "-R", "-X", "--repo="+r, "test")
-			for _, want := range []string{"/usr/bin/hello", "/usr/etc/shadow", "user.a", "/sysroot"} {
+			for _, want := range []string{"/usr/bin/hello", "/usr/etc/shadow", "user.a", "/sysroot/not-checked-out", "/sysroot/empty"} {
 				if !strings.Contains(ls, want) {
 					t.Errorf("ostree ls of the embedded repo lacks %s:\n%s", want, ls)
 				}
