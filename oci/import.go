@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -27,7 +28,8 @@ const (
 	// maxXattrsObject bounds a .file-xattrs object, as ostree-ext does.
 	maxXattrsObject = 1 << 20
 	// spoolInMemory is the content size up to which an object is verified
-	// in memory; bigger ones go through an unlinked temp file.
+	// in memory; bigger ones go through an unlinked temp file in the
+	// transaction's staging directory (the repo's filesystem).
 	spoolInMemory = 1 << 20
 )
 
@@ -378,7 +380,7 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 			sum.Write(b)
 			data = bytes.NewReader(b)
 		} else {
-			f, err := spool(io.TeeReader(r, sum))
+			f, err := spool(filepath.Join(im.tx.Staging().Path(), "tmp"), io.TeeReader(r, sum))
 			if err != nil {
 				return fmt.Errorf("content object %s: %w", c, err)
 			}
@@ -407,9 +409,9 @@ func (im *objImporter) content(ctx context.Context, r io.Reader, hdr *tar.Header
 	return nil
 }
 
-// spool copies r into an unlinked temp file and returns it rewound.
-func spool(r io.Reader) (*os.File, error) {
-	f, err := os.CreateTemp("", "apt-ostree-import-")
+// spool copies r into an unlinked temp file in dir and returns it rewound.
+func spool(dir string, r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "spool-")
 	if err != nil {
 		return nil, err
 	}
