@@ -35,6 +35,9 @@ type encapOpts struct {
 	tamper ostree.Checksum
 	// labels override the image labels ("" deletes one).
 	labels map[string]string
+	// tamperMeta, when set, is a dirtree or dirmeta object whose bytes
+	// are changed (name kept).
+	tamperMeta ostree.Checksum
 	// derived are layer tars appended after the ostree layers.
 	derived [][]byte
 }
@@ -173,6 +176,10 @@ func encapsulateByHand(t *testing.T, src *ostree.Repo, commit ostree.Checksum, o
 		b, err := src.ReadObject(tp, c)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c == o.tamperMeta {
+			b = bytes.Clone(b)
+			b[len(b)-1] ^= 1
 		}
 		return b
 	}
@@ -936,5 +943,25 @@ func TestImportDerivedLayers(t *testing.T) {
 	}
 	if again, err := importRef(t, dir, fresh, "img"); err != nil || again != merge {
 		t.Fatalf("second import: %s, %v; want %s", again, err, merge)
+	}
+}
+
+func TestImportRefusesTamperedMetadata(t *testing.T) {
+	src, commit, _ := sourceCommit(t)
+	cm, err := src.ReadCommit(commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []ostree.Checksum{cm.RootTree, cm.RootMeta} {
+		dir := encapsulateByHand(t, src, commit, encapOpts{tamperMeta: c})
+		dst, err := ostree.Init(t.Context(), t.TempDir(), ostree.ModeArchive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = importRef(t, dir, dst, "img")
+		if err == nil || !strings.Contains(err.Error(), c.String()) || !strings.Contains(err.Error(), "the object was changed") || !strings.Contains(err.Error(), "layer 0") {
+			t.Fatalf("import with metadata object %s changed: %v; want an error naming it and layer 0", c, err)
+		}
+		noObjects(t, dst)
 	}
 }
