@@ -140,6 +140,7 @@ func Encapsulate(ctx context.Context, repo *ostree.Repo, rev, dest string, opts 
 	if opts.Config != nil {
 		cfg = *opts.Config
 	}
+	cfg.Labels = maps.Clone(cfg.Labels) // the caller's map stays as it was
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}

@@ -611,3 +611,29 @@ func TestEncapsulateCopyMeta(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncapsulate measures writing a commit of 2000 files of 16 KiB.
+func BenchmarkEncapsulate(b *testing.B) {
+	src := b.TempDir()
+	for i := range 2000 {
+		p := filepath.Join(src, fmt.Sprintf("usr/share/d%02d/f%04d", i%50, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data := bytes.Repeat([]byte(fmt.Sprintf("file %d ", i)), 4000)[:16384]
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	repo, err := ostree.Init(context.Background(), filepath.Join(b.TempDir(), "repo"), ostree.ModeArchive)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := repo.CommitDir(context.Background(), src, ostree.CommitOptions{Ref: "test", WriteRef: true, NoParent: true, Timestamp: time.Unix(1, 0), OwnerUID: 0, OwnerGID: 0}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(2000 * 16384)
+	for i := 0; b.Loop(); i++ {
+		if _, err := Encapsulate(context.Background(), repo, "test", fmt.Sprintf("oci:%s/img%d", b.TempDir(), i), EncapsulateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
