@@ -637,3 +637,39 @@ func BenchmarkEncapsulate(b *testing.B) {
 		}
 	}
 }
+
+// TestEncapsulateZstd: zstd layers are reproducible, decompress with the
+// real zstd (through GNU tar) to a repo ostree accepts, and skopeo copies them.
+func TestEncapsulateZstd(t *testing.T) {
+	needTool(t, "zstd")
+	needTool(t, "ostree")
+	repo, c := testCommit(t)
+	var digests []string
+	var res *Encapsulated
+	var dir string
+	for range 2 {
+		dir = filepath.Join(t.TempDir(), "img")
+		res = encapsulate(t, repo, "oci:"+dir+":z", EncapsulateOptions{Compression: "zstd"})
+		digests = append(digests, res.ManifestDigest.String())
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("zstd manifests differ: %v", digests)
+	}
+	root := t.TempDir()
+	for _, l := range res.Manifest.Layers {
+		if l.MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" {
+			t.Errorf("layer media type %s", l.MediaType)
+		}
+		run(t, "tar", "-x", "--zstd", "-C", root, "-f", filepath.Join(dir, "blobs/sha256", l.Digest.Hex))
+	}
+	r := filepath.Join(root, "sysroot/ostree/repo")
+	run(t, "ostree", "refs", "--repo="+r, "--create=test", c.String())
+	run(t, "ostree", "fsck", "--repo="+r)
+	layerTars(t, "oci:"+dir+":z") // our reader verifies every diff_id
+	if _, err := exec.LookPath("skopeo"); err == nil {
+		run(t, "skopeo", "copy", "oci:"+dir+":z", "oci-archive:"+t.TempDir()+"/z.tar")
+	}
+	if _, err := Encapsulate(context.Background(), repo, "test", "oci:"+t.TempDir()+"/x", EncapsulateOptions{Compression: "lz4"}); err == nil || !strings.Contains(err.Error(), "gzip or zstd") {
+		t.Errorf("lz4: %v", err)
+	}
+}
