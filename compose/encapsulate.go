@@ -32,6 +32,8 @@ type EncapsulateOptions struct {
 	// CopyMeta and CopyMetaOpt are commit metadata keys copied as labels;
 	// a missing CopyMeta key is an error.
 	CopyMeta, CopyMetaOpt []string
+	// Compression is the layer compression: gzip (default) or zstd.
+	Compression string
 }
 
 // EncapsulateResult is what container-encapsulate wrote.
@@ -48,7 +50,7 @@ func Encapsulate(ctx context.Context, opts EncapsulateOptions) (*EncapsulateResu
 	if err != nil {
 		return nil, err
 	}
-	o := oci.EncapsulateOptions{Cmd: opts.Cmd, Architecture: opts.Arch, CopyMeta: opts.CopyMeta, CopyMetaOpt: opts.CopyMetaOpt}
+	o := oci.EncapsulateOptions{Cmd: opts.Cmd, Architecture: opts.Arch, CopyMeta: opts.CopyMeta, CopyMetaOpt: opts.CopyMetaOpt, Compression: opts.Compression}
 	if len(opts.Labels) > 0 {
 		o.Labels = map[string]string{}
 		for _, l := range opts.Labels {

@@ -55,6 +55,9 @@ type EncapsulateOptions struct {
 	// (an absent or non-string key is an error); CopyMetaOpt the same, but
 	// absent keys are skipped.
 	CopyMeta, CopyMetaOpt []string
+	// Compression is "gzip" (the default, what every runtime reads) or
+	// "zstd" (see Compressions).
+	Compression string
 }
 
 // Encapsulated describes a written image.
@@ -76,6 +79,9 @@ func Encapsulate(ctx context.Context, repo *ostree.Repo, rev, dest string, opts 
 	d, err := ParseDest(dest)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Compression != "" && !slices.Contains(Compressions, opts.Compression) {
+		return nil, fmt.Errorf("unknown layer compression %q (use %s)", opts.Compression, strings.Join(Compressions, " or "))
 	}
 	csum, err := repo.ResolveRev(rev)
 	if err != nil {
@@ -107,7 +113,7 @@ func Encapsulate(ctx context.Context, repo *ostree.Repo, rev, dest string, opts 
 	g.SetLimit(runtime.NumCPU())
 	for i := range n {
 		g.Go(func() error {
-			l, err := st.newLayer()
+			l, err := st.newLayer(opts.Compression)
 			if err != nil {
 				return err
 			}
@@ -140,6 +146,7 @@ func Encapsulate(ctx context.Context, repo *ostree.Repo, rev, dest string, opts 
 	if opts.Config != nil {
 		cfg = *opts.Config
 	}
+	cfg.Labels = maps.Clone(cfg.Labels) // the caller's map stays as it was
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}

@@ -611,3 +611,65 @@ func TestEncapsulateCopyMeta(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncapsulate measures writing a commit of 2000 files of 16 KiB.
+func BenchmarkEncapsulate(b *testing.B) {
+	src := b.TempDir()
+	for i := range 2000 {
+		p := filepath.Join(src, fmt.Sprintf("usr/share/d%02d/f%04d", i%50, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data := bytes.Repeat([]byte(fmt.Sprintf("file %d ", i)), 4000)[:16384]
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	repo, err := ostree.Init(context.Background(), filepath.Join(b.TempDir(), "repo"), ostree.ModeArchive)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := repo.CommitDir(context.Background(), src, ostree.CommitOptions{Ref: "test", WriteRef: true, NoParent: true, Timestamp: time.Unix(1, 0), OwnerUID: 0, OwnerGID: 0}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(2000 * 16384)
+	for i := 0; b.Loop(); i++ {
+		if _, err := Encapsulate(context.Background(), repo, "test", fmt.Sprintf("oci:%s/img%d", b.TempDir(), i), EncapsulateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestEncapsulateZstd: zstd layers are reproducible, decompress with the
+// real zstd (through GNU tar) to a repo ostree accepts, and skopeo copies them.
+func TestEncapsulateZstd(t *testing.T) {
+	needTool(t, "zstd")
+	needTool(t, "ostree")
+	repo, c := testCommit(t)
+	var digests []string
+	var res *Encapsulated
+	var dir string
+	for range 2 {
+		dir = filepath.Join(t.TempDir(), "img")
+		res = encapsulate(t, repo, "oci:"+dir+":z", EncapsulateOptions{Compression: "zstd"})
+		digests = append(digests, res.ManifestDigest.String())
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("zstd manifests differ: %v", digests)
+	}
+	root := t.TempDir()
+	for _, l := range res.Manifest.Layers {
+		if l.MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" {
+			t.Errorf("layer media type %s", l.MediaType)
+		}
+		run(t, "tar", "-x", "--zstd", "-C", root, "-f", filepath.Join(dir, "blobs/sha256", l.Digest.Hex))
+	}
+	r := filepath.Join(root, "sysroot/ostree/repo")
+	run(t, "ostree", "refs", "--repo="+r, "--create=test", c.String())
+	run(t, "ostree", "fsck", "--repo="+r)
+	layerTars(t, "oci:"+dir+":z") // our reader verifies every diff_id
+	if _, err := exec.LookPath("skopeo"); err == nil {
+		run(t, "skopeo", "copy", "oci:"+dir+":z", "oci-archive:"+t.TempDir()+"/z.tar")
+	}
+	if _, err := Encapsulate(context.Background(), repo, "test", "oci:"+t.TempDir()+"/x", EncapsulateOptions{Compression: "lz4"}); err == nil || !strings.Contains(err.Error(), "gzip or zstd") {
+		t.Errorf("lz4: %v", err)
+	}
+}

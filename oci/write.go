@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Dest is a parsed image destination: "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
@@ -106,7 +107,8 @@ func (s *staging) writeBlob(mt types.MediaType, data []byte) (v1.Descriptor, err
 type layerBlob struct {
 	s        *staging
 	f        *os.File
-	gz       *gzip.Writer
+	mt       types.MediaType
+	gz       io.WriteCloser
 	diffHash hash.Hash
 	blobHash hash.Hash
 	size     int64
@@ -114,16 +116,30 @@ type layerBlob struct {
 }
 
 // gzipLevel is ostree-ext's (flate2's default); klauspost's gzip at a fixed
-// level, single-threaded, gives the same bytes for the same input.
+// level, single-threaded, gives the same bytes for the same input, as does
+// its zstd encoder at a fixed level with one goroutine.
 const gzipLevel = 6
 
-func (s *staging) newLayer() (*layerBlob, error) {
+// Compressions are the layer compressions Encapsulate writes.
+var Compressions = []string{"gzip", "zstd"}
+
+func (s *staging) newLayer(compression string) (*layerBlob, error) {
 	f, err := os.CreateTemp(s.dir, "layer-")
 	if err != nil {
 		return nil, err
 	}
 	l := &layerBlob{s: s, f: f, diffHash: sha256.New(), blobHash: sha256.New()}
-	l.gz, err = gzip.NewWriterLevel(io.MultiWriter(f, l.blobHash, (*counter)(&l.size)), gzipLevel)
+	w := io.MultiWriter(f, l.blobHash, (*counter)(&l.size))
+	switch compression {
+	case "", "gzip":
+		l.mt = types.OCILayer
+		l.gz, err = gzip.NewWriterLevel(w, gzipLevel)
+	case "zstd":
+		l.mt = types.OCILayerZStd
+		l.gz, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	default:
+		err = fmt.Errorf("unknown layer compression %q (use %s)", compression, strings.Join(Compressions, " or "))
+	}
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
@@ -161,7 +177,7 @@ func (l *layerBlob) finish() (desc v1.Descriptor, diffID v1.Hash, err error) {
 		return desc, diffID, err
 	}
 	diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(l.diffHash.Sum(nil))}
-	return v1.Descriptor{MediaType: types.OCILayer, Size: l.size, Digest: h}, diffID, nil
+	return v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: h}, diffID, nil
 }
 
 // abort drops an unfinished layer.

@@ -38,6 +38,7 @@ An existing oci: layout keeps its other tags. The same commit gives the same ima
 	f.StringVar(&o.Arch, "arch", "", "OCI architecture of the image (default: this machine's)")
 	f.StringArrayVar(&o.CopyMeta, "copymeta", nil, "copy this commit metadata string as a label (repeatable; must exist)")
 	f.StringArrayVar(&o.CopyMetaOpt, "copymeta-opt", nil, "copy this commit metadata string as a label if present (repeatable)")
+	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
 	cmd.MarkFlagRequired("repo")
 	return cmd
 }

@@ -42,6 +42,13 @@ func TestComposeContainerEncapsulate(t *testing.T) {
 	if out, err := runCLI(t, "lint", "--fatal-warnings", dest); err != nil {
 		t.Errorf("lint of the image: %v\n%s", err, out)
 	}
+	zdest := "oci-archive:" + filepath.Join(work, "img.tar") + ":z"
+	if out, err := runCLI(t, "compose", "container-encapsulate", "--repo", repo, "--compression", "zstd", "os", zdest); err != nil {
+		t.Fatalf("container-encapsulate --compression zstd: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "lint", "--fatal-warnings", zdest); err != nil {
+		t.Errorf("lint of the zstd image: %v\n%s", err, out)
+	}
 	if _, err := exec.LookPath("skopeo"); err == nil {
 		raw, err := exec.Command("skopeo", "inspect", "--config", dest).Output()
 		if err != nil {
