@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"path"
 	"runtime"
 	"slices"
@@ -80,8 +81,10 @@ type component struct {
 // the kernel package's chunk and __pycache__/X.*.pyc in X.py's.
 //
 // Packages are then packed into at most MaxLayers-1 chunks: the kernel
-// package alone, packages bigger than the average chunk alone, the rest
-// grouped in name order into chunks of about equal size. Content owned by
+// package (with the initramfs) alone, the others sorted by size and cut
+// into runs so that big packages are alone and small ones share a layer
+// with packages of about their size (see packRuns): an update of one
+// package then rewrites one layer not much bigger than the package. Content owned by
 // no package (the dpkg status file, generated caches, the passwd files)
 // stays in the ostree layer: that layer changes with every commit anyway,
 // and these files change whenever any package does, so a separate layer
@@ -394,8 +397,8 @@ func commitPath(l string, topLinks map[string]string) string {
 }
 
 // pack is the first build's packing into at most bins groups: the kernel
-// alone, packages bigger than the average group alone (at most 60% of
-// the groups), the rest in name order into groups of about equal size.
+// package alone, then the others sorted by size (largest first) and cut
+// into consecutive runs, one per group, by packRuns.
 func pack(comps []*component, bins int) [][]*component {
 	if bins <= 1 || len(comps) <= 1 {
 		return [][]*component{comps}
@@ -409,72 +412,70 @@ func pack(comps []*component, bins int) [][]*component {
 		}
 		rest = append(rest, c)
 	}
-	left := bins - len(out)
-	if len(rest) <= left {
-		for _, c := range rest {
-			out = append(out, []*component{c})
+	slices.SortStableFunc(rest, func(a, b *component) int {
+		if c := cmp.Compare(b.size, a.size); c != 0 {
+			return c
 		}
-		return out
-	}
-	bySize := slices.Clone(rest)
-	slices.SortStableFunc(bySize, func(a, b *component) int { return cmp.Compare(b.size, a.size) })
-	var total int64
-	for _, c := range rest {
-		total += c.size
-	}
-	alone := map[*component]bool{}
-	maxAlone := bins * 6 / 10
-	for _, c := range bySize {
-		if left <= 1 || len(alone) >= maxAlone || len(rest)-len(alone) <= left {
-			break
-		}
-		if c.size*int64(left) < total {
-			break // not above the average
-		}
-		alone[c] = true
-		out = append(out, []*component{c})
-		total -= c.size
-		left--
-	}
-	var small []*component
-	for _, c := range rest {
-		if !alone[c] {
-			small = append(small, c)
-		}
-	}
-	return append(out, packBySize(small, left, total)...)
+		return strings.Compare(a.name, b.name)
+	})
+	return append(out, packRuns(rest, bins-len(out))...)
 }
 
-// packBySize splits comps (in name order) into at most bins consecutive
-// groups of about total/bins bytes.
-func packBySize(comps []*component, bins int, total int64) [][]*component {
-	if len(comps) == 0 {
+// packRuns cuts comps (sorted by size, largest first) into min(bins,
+// len(comps)) consecutive runs minimizing, summed over the packages, what
+// an update of that package alone rewrites, the size S of its group:
+// S/size relative to the package itself plus S/mean relative to the
+// average package. So big packages get a layer of their own and small ones
+// share a layer with packages of about their size, whose update then
+// rewrites a layer a small multiple of their own size. (Dynamic
+// programming over the cut points, O(len² × bins).)
+func packRuns(comps []*component, bins int) [][]*component {
+	n := len(comps)
+	if n == 0 {
 		return nil
 	}
-	if len(comps) <= bins {
-		out := make([][]*component, len(comps))
-		for i, c := range comps {
-			out[i] = []*component{c}
-		}
-		return out
-	}
-	var out [][]*component
-	var cur []*component
-	var size int64
+	bins = min(bins, n)
+	size := make([]float64, n+1) // prefix sums of sizes
+	inv := make([]float64, n+1)  // prefix sums of 1/size
 	for i, c := range comps {
-		cur = append(cur, c)
-		size += c.size
-		left := bins - len(out)
-		// Close the group at the average of what is left, unless it is
-		// the last group or the rest needs one group each.
-		if left > 1 && (size*int64(left) >= total || len(comps)-i-1 < left) {
-			out = append(out, cur)
-			total -= size
-			cur, size = nil, 0
+		s := float64(max(c.size, 1))
+		size[i+1] = size[i] + s
+		inv[i+1] = inv[i] + float64(1/s)
+	}
+	perAvg := float64(n) / size[n]
+	cost := func(i, j int) float64 { // run comps[i:j]
+		s := size[j] - size[i]
+		return float64(s*(inv[j]-inv[i])) + float64(s*float64(j-i)*perAvg)
+	}
+	inf := math.Inf(1)
+	// best[b][j]: least cost of comps[:j] in b runs; cut[b][j]: start of the last run.
+	best := make([][]float64, bins+1)
+	cut := make([][]int, bins+1)
+	for b := range best {
+		best[b] = make([]float64, n+1)
+		cut[b] = make([]int, n+1)
+		for j := range best[b] {
+			best[b][j] = inf
 		}
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	best[0][0] = 0
+	for b := 1; b <= bins; b++ {
+		for j := b; j <= n-(bins-b); j++ {
+			for i := b - 1; i < j; i++ {
+				if best[b-1][i] == inf {
+					continue
+				}
+				if c := best[b-1][i] + cost(i, j); c < best[b][j] {
+					best[b][j], cut[b][j] = c, i
+				}
+			}
+		}
+	}
+	out := make([][]*component, bins)
+	for b, j := bins, n; b > 0; b-- {
+		i := cut[b][j]
+		out[b-1] = comps[i:j]
+		j = i
 	}
 	return out
 }

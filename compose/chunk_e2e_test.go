@@ -1,0 +1,111 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apt-ostree/apt-ostree/deb"
+	"github.com/apt-ostree/apt-ostree/oci"
+	"github.com/apt-ostree/apt-ostree/ostree"
+)
+
+// TestE2EChunkExample splits the composed example by package into the
+// default 64 layers and reports the layers; for each package it reports
+// how many bytes an update of that package alone would rewrite (its layer)
+// against its Installed-Size.
+func TestE2EChunkExample(t *testing.T) {
+	repoPath, res := composedExample(t)
+	ctx := context.Background()
+	repo, err := ostree.Open(repoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := oci.ChunkByPackage(ctx, repo, res.Ref, oci.ChunkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "img")
+	out, err := oci.Encapsulate(ctx, repo, res.Ref, "oci:"+dir+":latest", oci.EncapsulateOptions{Chunks: chunks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := out.Manifest.Layers
+	if len(layers) > oci.DefaultMaxLayers {
+		t.Errorf("%d layers, more than %d", len(layers), oci.DefaultMaxLayers)
+	}
+	fsys, err := repo.FS(ctx, res.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := deb.OpenDatabaseFS(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := map[string]int64{}
+	for _, p := range db.Packages() {
+		kib, _ := strconv.ParseInt(p.Control.Get("Installed-Size"), 10, 64)
+		name := p.Name
+		if p.Arch != db.Arch() && p.Arch != "all" {
+			name = p.ID()
+		}
+		installed[name] = kib << 10
+	}
+	seen := map[string]bool{}
+	var total int64
+	var within, pkgs int
+	var lines []string
+	for i, l := range layers {
+		total += l.Size
+		if i == 0 {
+			lines = append(lines, fmt.Sprintf("layer 0 (ostree: commit, metadata, unowned content): %d KiB", l.Size>>10))
+			continue
+		}
+		comps := strings.Split(l.Annotations[oci.ComponentsAnnotation], ",")
+		for _, c := range comps {
+			if seen[c] {
+				t.Errorf("package %s in two layers", c)
+			}
+			seen[c] = true
+			if _, ok := installed[c]; !ok {
+				t.Errorf("layer %d names %s, not an installed package", i, c)
+			}
+			pkgs++
+			if sz := installed[c]; sz > 0 && l.Size <= 2*sz {
+				within++
+			}
+		}
+		name := comps[0]
+		if len(comps) > 1 {
+			name = fmt.Sprintf("%d packages (%s ... %s)", len(comps), comps[0], comps[len(comps)-1])
+		}
+		lines = append(lines, fmt.Sprintf("layer %d: %s: %d KiB", i, name, l.Size>>10))
+	}
+	t.Logf("%d layers, %d MiB compressed, %d of %d installed packages in chunks; an update of %d of them rewrites at most 2x its Installed-Size\n%s",
+		len(layers), total>>20, pkgs, len(installed), within, strings.Join(lines, "\n"))
+	var noChunk []string
+	for n := range installed {
+		if !seen[n] {
+			noChunk = append(noChunk, n)
+		}
+	}
+	slices.Sort(noChunk)
+	t.Logf("packages with no content object of their own (metapackages, or all files shared with a first-sorting package): %v", noChunk)
+
+	// Same commit, previous manifest: every layer keeps its digest.
+	again, err := oci.ChunkByPackage(ctx, repo, res.Ref, oci.ChunkOptions{Previous: out.Manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, err := oci.Encapsulate(ctx, repo, res.Ref, "oci:"+filepath.Join(t.TempDir(), "img")+":latest", oci.EncapsulateOptions{Chunks: again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out2.ManifestDigest != out.ManifestDigest {
+		t.Errorf("re-chunking with the previous manifest gave manifest %s, want %s", out2.ManifestDigest, out.ManifestDigest)
+	}
+}
