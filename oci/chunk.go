@@ -430,6 +430,10 @@ func pack(comps []*component, bins int) [][]*component {
 // rewrites a layer a small multiple of their own size. (Dynamic
 // programming over the cut points, O(len² × bins).)
 func packRuns(comps []*component, bins int) [][]*component {
+	// Below minRunSize a layer's own overhead (the repo skeleton) is about
+	// what the package adds, so smaller packages count as this size: a
+	// metapackage does not get a layer of its own.
+	const minRunSize = 8 << 10
 	n := len(comps)
 	if n == 0 {
 		return nil
@@ -438,7 +442,7 @@ func packRuns(comps []*component, bins int) [][]*component {
 	size := make([]float64, n+1) // prefix sums of sizes
 	inv := make([]float64, n+1)  // prefix sums of 1/size
 	for i, c := range comps {
-		s := float64(max(c.size, 1))
+		s := float64(max(c.size, minRunSize))
 		size[i+1] = size[i] + s
 		inv[i+1] = inv[i] + float64(1/s)
 	}

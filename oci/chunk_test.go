@@ -495,3 +495,45 @@ func TestChunkByPackageUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestPackRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sizes []int64 // largest first
+		bins  int
+		want  string // run sizes
+	}{
+		{"big alone, small together", []int64{1000, 500, 10, 10, 10, 10}, 3, "[[1000] [500] [10 10 10 10]]"},
+		{"similar sizes share", []int64{1000, 900, 20, 18, 1, 1}, 4, "[[1000] [900] [20 18] [1 1]]"},
+		{"metapackage with the small ones", []int64{100 << 10, 90 << 10, 10 << 10, 9 << 10, 0}, 3, fmt.Sprint([][]int64{{100 << 10}, {90 << 10}, {10 << 10, 9 << 10, 0}})},
+		{"more bins than packages", []int64{5, 4}, 6, "[[5] [4]]"},
+		{"one bin", []int64{5, 4, 3}, 1, "[[5 4 3]]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var comps []*component
+			for i, s := range tc.sizes {
+				comps = append(comps, &component{name: fmt.Sprint(i), size: s << 10})
+			}
+			if tc.name == "metapackage with the small ones" {
+				for _, c := range comps {
+					c.size >>= 10
+				}
+			}
+			var got [][]int64
+			for _, run := range packRuns(comps, tc.bins) {
+				var r []int64
+				for _, c := range run {
+					if tc.name == "metapackage with the small ones" {
+						r = append(r, c.size)
+					} else {
+						r = append(r, c.size>>10)
+					}
+				}
+				got = append(got, r)
+			}
+			if fmt.Sprint(got) != tc.want {
+				t.Errorf("got %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
