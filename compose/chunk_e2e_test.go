@@ -3,11 +3,13 @@ package compose
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apt-ostree/apt-ostree/deb"
 	"github.com/apt-ostree/apt-ostree/oci"
@@ -108,4 +110,65 @@ func TestE2EChunkExample(t *testing.T) {
 	if out2.ManifestDigest != out.ManifestDigest {
 		t.Errorf("re-chunking with the previous manifest gave manifest %s, want %s", out2.ManifestDigest, out.ManifestDigest)
 	}
+
+	// An update of bash (alone in its layer) and sed (sharing one),
+	// simulated by changing one file of each in a copy of the tree and
+	// committing it a day later: only their layers and the ostree layer
+	// change digest.
+	co := filepath.Join(t.TempDir(), "co")
+	run(t, "ostree", "checkout", "--force-copy", "--repo="+repoPath, res.Ref, co)
+	for _, f := range []string{"usr/bin/bash", "usr/bin/sed"} {
+		fh, err := os.OpenFile(filepath.Join(co, f), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.Write([]byte("\n# updated\n"))
+		fh.Close()
+	}
+	cm, err := repo.ReadCommit(mustResolve(t, repo, res.Ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := repo.CommitDir(ctx, co, ostree.CommitOptions{Ref: "chunk-update", WriteRef: true, NoParent: true, Timestamp: cm.Timestamp.Add(24 * time.Hour), Metadata: cm.Metadata, OwnerUID: -1, OwnerGID: -1}); err != nil {
+		t.Fatal(err)
+	}
+	upd, err := oci.ChunkByPackage(ctx, repo, "chunk-update", oci.ChunkOptions{Previous: out.Manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out3, err := oci.Encapsulate(ctx, repo, "chunk-update", "oci:"+filepath.Join(t.TempDir(), "img")+":latest", oci.EncapsulateOptions{Chunks: upd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out3.Manifest.Layers) != len(layers) {
+		t.Fatalf("update has %d layers, first build %d", len(out3.Manifest.Layers), len(layers))
+	}
+	var rewritten int64
+	for i, l := range out3.Manifest.Layers {
+		comps := strings.Split(l.Annotations[oci.ComponentsAnnotation], ",")
+		holds := i == 0 || slices.Contains(comps, "bash") || slices.Contains(comps, "sed")
+		same := l.Digest == layers[i].Digest && l.Annotations[oci.ComponentsAnnotation] == layers[i].Annotations[oci.ComponentsAnnotation]
+		if holds == same {
+			t.Errorf("layer %d (%v): digest kept %v", i, comps, same)
+		}
+		if !same {
+			rewritten += l.Size
+			var inst int64
+			for _, c := range comps {
+				inst += installed[c]
+			}
+			t.Logf("update: layer %d (%v) changed: %d KiB; Installed-Size of its packages %d KiB", i, comps, l.Size>>10, inst>>10)
+		}
+	}
+	t.Logf("update of bash and sed: %d KiB of layers rewritten (ostree layer included) of %d KiB; bash Installed-Size %d KiB, sed %d KiB",
+		rewritten>>10, total>>10, installed["bash"]>>10, installed["sed"]>>10)
+}
+
+func mustResolve(t *testing.T, repo *ostree.Repo, rev string) ostree.Checksum {
+	t.Helper()
+	c, err := repo.ResolveRev(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

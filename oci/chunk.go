@@ -478,7 +478,7 @@ func packRuns(comps []*component, bins int) [][]*component {
 	out := make([][]*component, bins)
 	for b, j := bins, n; b > 0; b-- {
 		i := cut[b][j]
-		out[b-1] = comps[i:j]
+		out[b-1] = slices.Clip(comps[i:j])
 		j = i
 	}
 	return out

@@ -537,3 +537,33 @@ func TestPackRuns(t *testing.T) {
 		})
 	}
 }
+
+func TestPackPrevious(t *testing.T) {
+	prev := [][]string{{"a", "b"}, {"c"}, {"d", "e"}, {"gone"}}
+	for _, tc := range []struct {
+		names []string
+		bins  int
+		want  string
+	}{
+		{[]string{"a", "c", "d", "e"}, 8, "[[a] [c] [d e]]"},                 // b and gone removed
+		{[]string{"a", "b", "c", "d", "e", "f"}, 8, "[[a b] [c] [d e] [f]]"}, // f is new: a layer of its own
+		{[]string{"a", "b", "c", "d", "e", "f"}, 3, "[[a b] [c] [d e f]]"},   // no bin free: the last one
+		{[]string{"a", "b", "c", "d", "e"}, 2, "[[a b] [c d e]]"},            // fewer layers: the last merged
+	} {
+		var comps []*component
+		for _, n := range tc.names {
+			comps = append(comps, &component{name: n, size: 1})
+		}
+		var got [][]string
+		for _, g := range packPrevious(comps, prev, tc.bins) {
+			var names []string
+			for _, c := range g {
+				names = append(names, c.name)
+			}
+			got = append(got, names)
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("%v in %d bins: got %v, want %s", tc.names, tc.bins, got, tc.want)
+		}
+	}
+}
