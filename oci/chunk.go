@@ -68,40 +68,45 @@ type component struct {
 }
 
 // ChunkByPackage splits the content objects of commit rev into chunks, one
-// component per Debian package, for Encapsulate. Each object goes to the
+// component per Debian package, for Encapsulate. Components are package
+// names, "name:arch" for a package of a foreign architecture; they are what
+// the "ostree.components" layer annotation lists. Each object goes to the
 // package that owns one of its paths in the dpkg database of the commit's
 // own tree (read from usr/share/dpkg/database): .list paths are mapped to
 // the post-processed layout (/etc is usr/etc, /opt/X is usr/lib/opt/X,
 // /boot/vmlinuz-$kver and its siblings are in usr/lib/modules/$kver, /bin
-// and the other top-level links to usr/ are followed), diversions are
+// and the other top-level links to usr/ are followed) and diversions are
 // followed (the diverted package owns the renamed file, the diverting one
-// the original path). An object with several owners goes to the owner
-// whose name sorts first. A package's own
-// database files (info/PKG.*) are in its chunk, a generated initramfs is in
-// the kernel package's chunk and __pycache__/X.*.pyc in X.py's.
+// the original path). An object with several owners (the same content at two
+// paths) goes to the owner whose name sorts first. A package's own database
+// files (info/PKG.*) are in its chunk, a generated initramfs is in the
+// kernel package's chunk and __pycache__/X.*.pyc in X.py's.
 //
 // Packages are then packed into at most MaxLayers-1 chunks: the kernel
-// package (with the initramfs) alone, the others sorted by size and cut
-// into runs so that big packages are alone and small ones share a layer
-// with packages of about their size (see packRuns): an update of one
-// package then rewrites one layer not much bigger than the package. Content owned by
-// no package (the dpkg status file, generated caches, the passwd files)
-// stays in the ostree layer: that layer changes with every commit anyway,
-// and these files change whenever any package does, so a separate layer
-// for them would change with every build too. With opts.Previous, each
-// previous chunk keeps its packages that are still installed, in the same
-// layer order; new packages are packed into the chunks left free (or the
-// last one when none is).
+// package (with the initramfs) alone, the others sorted by size and cut into
+// runs so that big packages are alone and small ones share a layer with
+// packages of about their size (see packRuns): an update of one package then
+// rewrites one layer not much bigger than the package. Content owned by no
+// package (the dpkg status file, generated caches, the passwd files) stays
+// in the ostree layer: that layer changes with every commit anyway, and
+// these files change whenever any package does, so a layer of their own
+// would change with every build too.
 //
-// The result is sorted and deterministic: the same commit and options give
-// the same chunks.
+// With opts.Previous, each previous chunk keeps those of its packages that
+// are still installed, in the same layer order, so that a chunk whose
+// packages did not change has the same digest (Encapsulate writes the same
+// objects as the same bytes); new packages are packed into the chunks left
+// free, or into the last one when none is.
+//
+// The result is deterministic: the same commit and options give the same
+// chunks.
 func ChunkByPackage(ctx context.Context, repo *ostree.Repo, rev string, opts ChunkOptions) ([]Chunk, error) {
 	maxLayers := opts.MaxLayers
 	if maxLayers == 0 {
 		maxLayers = DefaultMaxLayers
 	}
 	if maxLayers > MaxLayersLimit {
-		return nil, fmt.Errorf("max layers %d: at most %d (Docker cannot pull images with more layers; the ostree layer counts as one)", maxLayers, MaxLayersLimit)
+		return nil, fmt.Errorf("max layers %d: use at most %d (Docker cannot pull images with more layers; the ostree layer counts as one)", maxLayers, MaxLayersLimit)
 	}
 	if maxLayers < 1 {
 		return nil, fmt.Errorf("max layers %d: an image has at least 1 layer (the ostree layer)", maxLayers)
