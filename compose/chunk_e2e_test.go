@@ -27,15 +27,19 @@ func TestE2EChunkExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	chunks, err := oci.ChunkByPackage(ctx, repo, res.Ref, oci.ChunkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	chunkTime := time.Since(start)
 	dir := filepath.Join(t.TempDir(), "img")
+	start = time.Now()
 	out, err := oci.Encapsulate(ctx, repo, res.Ref, "oci:"+dir+":latest", oci.EncapsulateOptions{Chunks: chunks})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("ChunkByPackage %v, Encapsulate %v (one run, shared machine)", chunkTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	layers := out.Manifest.Layers
 	if len(layers) > oci.DefaultMaxLayers {
 		t.Errorf("%d layers, more than %d", len(layers), oci.DefaultMaxLayers)
@@ -132,6 +136,7 @@ func TestE2EChunkExample(t *testing.T) {
 	if _, _, err := repo.CommitDir(ctx, co, ostree.CommitOptions{Ref: "chunk-update", WriteRef: true, NoParent: true, Timestamp: cm.Timestamp.Add(24 * time.Hour), Metadata: cm.Metadata, OwnerUID: -1, OwnerGID: -1}); err != nil {
 		t.Fatal(err)
 	}
+	start = time.Now()
 	upd, err := oci.ChunkByPackage(ctx, repo, "chunk-update", oci.ChunkOptions{Previous: out.Manifest})
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +145,7 @@ func TestE2EChunkExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("update: ChunkByPackage + Encapsulate into a new directory %v", time.Since(start).Round(time.Millisecond))
 	if len(out3.Manifest.Layers) != len(layers) {
 		t.Fatalf("update has %d layers, first build %d", len(out3.Manifest.Layers), len(layers))
 	}
