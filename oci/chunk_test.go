@@ -567,3 +567,17 @@ func TestPackPrevious(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPackRuns packs a desktop-sized system: 2000 packages into 126
+// chunks.
+func BenchmarkPackRuns(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	comps := make([]*component, 2000)
+	for i := range comps {
+		comps[i] = &component{name: fmt.Sprint(i), size: int64(r.ExpFloat64() * 1e6)}
+	}
+	slices.SortFunc(comps, func(a, b *component) int { return int(b.size - a.size) })
+	for b.Loop() {
+		packRuns(comps, 126)
+	}
+}
