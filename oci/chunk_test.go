@@ -352,6 +352,19 @@ func TestChunkByPackage(t *testing.T) {
 	if ls := where["etc/passwd"]; !slices.Equal(ls, []int{0}) {
 		t.Errorf("unowned etc/passwd in layers %v, want the ostree layer", ls)
 	}
+
+	// Round trip: the chunked image imports as the same commit.
+	img, err := Open(t.Context(), "oci:"+dir+":t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Import(t.Context(), img, newChunkRepo(t), ImportOptions{Ref: "back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Errorf("imported commit %s, want %s", got, c)
+	}
 }
 
 func TestChunkByPackageMaxLayers(t *testing.T) {
