@@ -1,0 +1,112 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apt-ostree/apt-ostree/lint"
+	"github.com/apt-ostree/apt-ostree/oci"
+	"github.com/apt-ostree/apt-ostree/ostree"
+)
+
+// ImageOptions are compose image's settings: compose tree's (Repo may be
+// empty) plus the image's.
+type ImageOptions struct {
+	TreeOptions
+	// Dest is oci:DIR[:TAG], oci-archive:FILE[:TAG],
+	// docker-archive:FILE[:NAME:TAG] or docker://REGISTRY/NAME:TAG.
+	Dest string
+	// Labels are KEY=VALUE image labels; they override derived ones.
+	Labels []string
+	// ImageConfig is a file holding the OCI image config's "config" object.
+	ImageConfig string
+	// Format is the image format; only "ostree" (the default) is written.
+	Format string
+	// Compression is the layer compression: gzip (default) or zstd.
+	Compression string
+	// AuthFile and Insecure are for docker:// (see oci.ExportOptions).
+	AuthFile string
+	Insecure bool
+}
+
+// ImageResult is what compose image did.
+type ImageResult struct {
+	// Tree is the compose of the commit (Changed false: it was reused).
+	Tree           *TreeResult `json:"tree"`
+	Commit         string      `json:"commit"`
+	ManifestDigest string      `json:"manifest_digest"`
+	Dest           string      `json:"dest"`
+}
+
+// Image composes the treefile into a commit (compose.Tree; an unchanged
+// input hash reuses the previous commit of the ref) in opts.Repo, or in
+// CACHEDIR/repo when none is given, encapsulates it as an ostree-ext image
+// in a temporary OCI layout, lints that image (fatal findings fail and
+// nothing is written) and copies it to Dest.
+func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
+	target, err := oci.ParseTarget(opts.Dest)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Format {
+	case "", "ostree":
+	default:
+		return nil, fmt.Errorf("compose image: --format %q is not supported; apt-ostree writes only ostree (ostree-ext encapsulated) images", opts.Format)
+	}
+	labels, cfg, err := imageSettings(opts.Labels, opts.ImageConfig)
+	if err != nil {
+		return nil, err
+	}
+	if opts.CacheDir == "" {
+		return nil, errors.New("compose image: no cache directory: pass --cachedir")
+	}
+	if opts.Repo == "" {
+		opts.Repo = filepath.Join(opts.CacheDir, "repo")
+	}
+	tree, err := Tree(ctx, opts.TreeOptions)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := ostree.Open(opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	tmpRoot := filepath.Join(opts.CacheDir, "tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
+	tmp, err := os.MkdirTemp(tmpRoot, "image-")
+	if err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	layout := filepath.Join(tmp, "layout")
+	if _, err := oci.Encapsulate(ctx, repo, tree.Commit, "oci:"+layout, oci.EncapsulateOptions{
+		Labels:      labels,
+		Config:      cfg,
+		Compression: opts.Compression,
+	}); err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
+	report, err := lint.RunTarget(ctx, lint.Target{Image: "oci:" + layout}, lint.Options{Skip: opts.SkipLint})
+	if err != nil {
+		return nil, fmt.Errorf("compose image: lint the image: %w", err)
+	}
+	for _, r := range report.Results {
+		if r.Failed() {
+			opts.logger().Warn("lint: "+r.Name, "type", r.Type.String(), "message", strings.Join(r.Message, "; "))
+		}
+	}
+	if err := report.Err(); err != nil {
+		return nil, fmt.Errorf("compose image: the image fails bootc's lints (see the warnings above; skip one with --skip-lint NAME); nothing was written to %s: %w", opts.Dest, err)
+	}
+	digest, err := oci.Export(ctx, layout, target, oci.ExportOptions{AuthFile: opts.AuthFile, Insecure: opts.Insecure})
+	if err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
+	return &ImageResult{Tree: tree, Commit: tree.Commit, ManifestDigest: digest.String(), Dest: target.String()}, nil
+}

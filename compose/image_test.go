@@ -1,0 +1,168 @@
+package compose
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/apt-ostree/apt-ostree/oci"
+	"github.com/apt-ostree/apt-ostree/ostree"
+)
+
+// TestImage composes the hermetic fixture into an image and writes it to
+// every transport: the commit is composed once and reused (unchanged input
+// hash), every output has the same manifest digest, skopeo reads them, a
+// push to a registry on 127.0.0.1 pulls back by digest with that digest,
+// importing the image gives back the composed commit, and a compose in
+// another directory gives the same manifest digest.
+func TestImage(t *testing.T) {
+	needTools(t, "dpkg", "bwrap", "ostree")
+	t.Setenv("SOURCE_DATE_EPOCH", "1704067200")
+	tf, _ := fixture(t, "")
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushRef := u.Host + "/apt-ostree/test:1"
+
+	base := TreeOptions{Options: Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")}}
+	dests := []string{
+		"oci:" + filepath.Join(dir, "out", "layout") + ":latest",
+		"oci-archive:" + filepath.Join(dir, "out", "img.tar") + ":latest",
+		"docker-archive:" + filepath.Join(dir, "out", "docker.tar") + ":apt-ostree/test:1",
+		"docker://" + pushRef,
+	}
+	var first *ImageResult
+	for i, dest := range dests {
+		res, err := Image(ctx, ImageOptions{TreeOptions: base, Dest: dest, Labels: []string{"x.y=z"}, Insecure: true})
+		if err != nil {
+			t.Fatalf("%s: %v", dest, err)
+		}
+		if i == 0 {
+			first = res
+			if !res.Tree.Changed {
+				t.Errorf("first compose image: commit not composed: %+v", res.Tree)
+			}
+			// Without --repo the commit is kept in CACHEDIR/repo.
+			if _, err := os.Stat(filepath.Join(base.CacheDir, "repo", "config")); err != nil {
+				t.Errorf("no repo in the cachedir: %v", err)
+			}
+			continue
+		}
+		if res.Tree.Changed || res.Commit != first.Commit {
+			t.Errorf("%s: commit %s changed=%v, want %s reused", dest, res.Commit, res.Tree.Changed, first.Commit)
+		}
+		if res.ManifestDigest != first.ManifestDigest {
+			t.Errorf("%s: manifest digest %s, want %s", dest, res.ManifestDigest, first.ManifestDigest)
+		}
+	}
+	// Nothing is left in CACHEDIR/tmp.
+	if ents, _ := os.ReadDir(filepath.Join(base.CacheDir, "tmp")); len(ents) != 0 {
+		t.Errorf("left in cachedir/tmp: %v", ents)
+	}
+
+	if _, err := exec.LookPath("skopeo"); err == nil {
+		for _, dest := range dests[:3] {
+			out, err := exec.Command("skopeo", "inspect", dest).CombinedOutput()
+			if err != nil {
+				t.Errorf("skopeo inspect %s: %v\n%s", dest, err, out)
+				continue
+			}
+			if !strings.Contains(string(out), `"x.y": "z"`) || !strings.Contains(string(out), first.Commit) {
+				t.Errorf("skopeo inspect %s: labels missing:\n%s", dest, out)
+			}
+		}
+	}
+
+	// Pull back by digest.
+	dref, err := name.NewDigest(u.Host+"/apt-ostree/test@"+first.ManifestDigest, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(dref)
+	if err != nil {
+		t.Fatalf("pull %s: %v", dref, err)
+	}
+	if d, err := img.Digest(); err != nil || d.String() != first.ManifestDigest {
+		t.Errorf("pulled digest %v (%v), want %s", d, err, first.ManifestDigest)
+	}
+	if tref, err := name.ParseReference(pushRef, name.Insecure); err != nil {
+		t.Error(err)
+	} else if _, err := remote.Image(tref); err != nil {
+		t.Errorf("pull by tag: %v", err)
+	}
+
+	// Round trip: the image imports as the composed commit.
+	for _, dest := range dests[:2] {
+		im, err := oci.Open(ctx, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := ostree.Init(ctx, t.TempDir(), ostree.ModeBareUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := oci.Import(ctx, im, fresh, oci.ImportOptions{})
+		im.Close()
+		if err != nil {
+			t.Fatalf("import %s: %v", dest, err)
+		}
+		if got.String() != first.Commit {
+			t.Errorf("import %s: commit %s, want %s", dest, got, first.Commit)
+		}
+	}
+
+	// Another directory, another cache, an explicit --repo: the same image.
+	dir2 := t.TempDir()
+	res2, err := Image(ctx, ImageOptions{
+		TreeOptions: TreeOptions{Options: Options{Treefile: tf, CacheDir: filepath.Join(dir2, "c")}, Repo: filepath.Join(dir2, "repo")},
+		Dest:        "oci:" + filepath.Join(dir2, "img"),
+		Labels:      []string{"x.y=z"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res2.Tree.Changed || res2.ManifestDigest != first.ManifestDigest {
+		t.Errorf("compose in another directory: changed=%v digest %s, want a new compose with digest %s", res2.Tree.Changed, res2.ManifestDigest, first.ManifestDigest)
+	}
+}
+
+// TestImageRefusesBadDestBeforeComposing: a destination compose image cannot
+// write is refused before anything is composed.
+func TestImageRefusesBadDestBeforeComposing(t *testing.T) {
+	for _, tc := range []struct{ dest, want string }{
+		{"containers-storage:x", "CGO_ENABLED=0"},
+		{"dir:/tmp/x", "not supported"},
+		{"docker:x", "docker://REGISTRY/NAME:TAG"},
+		{"nocolon", "want oci:DIR"},
+		{"docker-archive:", "missing path"},
+	} {
+		cache := t.TempDir()
+		_, err := Image(context.Background(), ImageOptions{TreeOptions: TreeOptions{Options: Options{Treefile: "/nonexistent.yaml", CacheDir: cache}}, Dest: tc.dest})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.dest, err, tc.want)
+		}
+		if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+			t.Errorf("%s: wrote %v", tc.dest, ents)
+		}
+	}
+	_, err := Image(context.Background(), ImageOptions{TreeOptions: TreeOptions{Options: Options{Treefile: "/nonexistent.yaml", CacheDir: t.TempDir()}}, Dest: "oci:/tmp/x", Format: "plain"})
+	if err == nil || !strings.Contains(err.Error(), "only ostree") {
+		t.Errorf("--format plain: %v", err)
+	}
+}
