@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,9 +50,27 @@ func (t Target) String() string {
 
 const targetForms = "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REGISTRY/NAME:TAG"
 
+// ErrTarget is returned (wrapped) by ParseTarget for a destination it
+// cannot write: the command line was wrong.
+var ErrTarget = errors.New("invalid image destination")
+
+type targetError struct{ err error }
+
+func (e targetError) Error() string        { return e.err.Error() }
+func (e targetError) Unwrap() error        { return e.err }
+func (e targetError) Is(target error) bool { return target == ErrTarget }
+
 // ParseTarget parses a compose image destination; other transports are
-// refused with the supported list.
+// refused with the supported list. Errors wrap ErrTarget.
 func ParseTarget(ref string) (Target, error) {
+	t, err := parseTarget(ref)
+	if err != nil {
+		return Target{}, targetError{err}
+	}
+	return t, nil
+}
+
+func parseTarget(ref string) (Target, error) {
 	transport, rest, ok := strings.Cut(ref, ":")
 	if !ok {
 		return Target{}, fmt.Errorf("image destination %q: want %s", ref, targetForms)
