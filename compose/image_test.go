@@ -166,3 +166,47 @@ func TestImageRefusesBadDestBeforeComposing(t *testing.T) {
 		t.Errorf("--format plain: %v", err)
 	}
 }
+
+// TestImageLintFailureWritesNothing: a fatal lint finding in the image
+// fails compose image and nothing is written to the destination. The
+// commit was composed with that lint skipped, and compose image reuses it
+// (same input hash), so only the image lint stands between it and DEST.
+func TestImageLintFailureWritesNothing(t *testing.T) {
+	needTools(t, "dpkg", "bwrap", "ostree")
+	tf, _ := fixture(t, "")
+	data, err := os.ReadFile(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), "    echo post > /usr/share/postprocessed\n",
+		"    echo post > /usr/share/postprocessed\n    mkdir -p /usr/lib/bootc/kargs.d\n    echo 'kargs = [' > /usr/lib/bootc/kargs.d/10-bad.toml\n", 1)
+	if bad == string(data) {
+		t.Fatal("fixture treefile changed shape")
+	}
+	if err := os.WriteFile(tf, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := TreeOptions{Options: Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")}, Repo: filepath.Join(dir, "repo")}
+	skip := opts
+	skip.SkipLint = []string{"bootc-kargs"}
+	if _, err := Tree(ctx, skip); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "img")
+	res, err := Image(ctx, ImageOptions{TreeOptions: opts, Dest: "oci:" + dest})
+	if err == nil || !strings.Contains(err.Error(), "lints") {
+		t.Fatalf("compose image of a tree with a bad kargs.d file: %+v, %v; want a lint failure", res, err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Errorf("%s was written", dest)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(opts.CacheDir, "tmp")); len(ents) != 0 {
+		t.Errorf("left in cachedir/tmp: %v", ents)
+	}
+	// Skipping the lint writes the image.
+	if _, err := Image(ctx, ImageOptions{TreeOptions: skip, Dest: "oci:" + dest}); err != nil {
+		t.Errorf("with --skip-lint bootc-kargs: %v", err)
+	}
+}
