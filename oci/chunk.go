@@ -72,8 +72,10 @@ type component struct {
 // own tree (read from usr/share/dpkg/database): .list paths are mapped to
 // the post-processed layout (/etc is usr/etc, /opt/X is usr/lib/opt/X,
 // /boot/vmlinuz-$kver and its siblings are in usr/lib/modules/$kver, /bin
-// and the other top-level links to usr/ are followed). An object with
-// several owners goes to the owner whose name sorts first. A package's own
+// and the other top-level links to usr/ are followed), diversions are
+// followed (the diverted package owns the renamed file, the diverting one
+// the original path). An object with several owners goes to the owner
+// whose name sorts first. A package's own
 // database files (info/PKG.*) are in its chunk, a generated initramfs is in
 // the kernel package's chunk and __pycache__/X.*.pyc in X.py's.
 //
@@ -261,6 +263,35 @@ func packageComponents(ctx context.Context, repo *ostree.Repo, csum ostree.Check
 			}
 			if o, ok := owner[cp]; !ok || name < o {
 				owner[cp] = name
+			}
+		}
+	}
+	// A diverted file is where the diversion sends it (dpkg-divert
+	// --rename); the diverting package owns the original path.
+	divs, err := db.Diversions()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range divs {
+		owners, err := db.Owners(d.From)
+		if err != nil {
+			return nil, err
+		}
+		from, to := commitPath(d.From, topLinks), commitPath(d.To, topLinks)
+		for _, o := range owners {
+			pkg, _, _ := strings.Cut(o, ":")
+			dp, _, _ := strings.Cut(d.Package, ":")
+			_, isFile := byPath[from]
+			switch {
+			case pkg == dp && isFile:
+				owner[from] = names[o]
+			case pkg != dp:
+				if _, ok := byPath[to]; !ok {
+					continue
+				}
+				if cur, ok := owner[to]; !ok || names[o] < cur {
+					owner[to] = names[o]
+				}
 			}
 		}
 	}

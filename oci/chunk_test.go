@@ -71,7 +71,10 @@ func chunkPackages(versions map[string]string, extra ...string) []chunkPkg {
 		}},
 		{name: "coreutils", arch: "amd64", files: []chunkFile{
 			f("/bin/ls", "usr/bin/ls", randData("ls", 4000)),
-			f("/usr/bin/cat", "usr/bin/cat", randData("cat", 3000)),
+			f("/usr/bin/cat", "usr/bin/cat.distrib", randData("cat", 3000)), // diverted
+		}},
+		{name: "divpkg", arch: "all", files: []chunkFile{
+			f("/usr/bin/cat", "usr/bin/cat", []byte("#!/bin/sh\nexec cat.distrib \"$@\"\n")),
 		}},
 		{name: "linux-image-" + testKver, arch: "amd64", files: []chunkFile{
 			f("/boot/vmlinuz-"+testKver, "usr/lib/modules/"+testKver+"/vmlinuz", randData("vmlinuz", 300<<10)),
@@ -177,6 +180,7 @@ func commitPackages(t *testing.T, repo *ostree.Repo, pkgs []chunkPkg, ts time.Ti
 	}
 	write(db+"status", []byte(status.String()))
 	write(db+"arch", []byte("amd64\ni386\n"))
+	write(db+"diversions", []byte("/usr/bin/cat\n/usr/bin/cat.distrib\ndivpkg\n"))
 	for _, p := range unownedFiles[:3] {
 		write(p, randData(p, 2000))
 	}
@@ -281,7 +285,8 @@ func TestChunkByPackage(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"usr/etc/os-release", "base-files"},
 		{"usr/bin/ls", "coreutils"},
-		{"usr/bin/cat", "coreutils"},
+		{"usr/bin/cat.distrib", "coreutils"},
+		{"usr/bin/cat", "divpkg"},
 		{"usr/lib/modules/" + testKver + "/vmlinuz", kernel},
 		{"usr/lib/modules/" + testKver + "/config", kernel},
 		{"usr/lib/modules/" + testKver + "/kernel/x.ko", kernel},
