@@ -509,8 +509,11 @@ func (e *encapsulation) writeOstreeLayer(ctx context.Context, w io.Writer, remai
 	return t.tw.Close()
 }
 
+// writeChunkLayer writes a component layer. Its entries have mtime 0, as
+// ostree-ext's, not the commit time: the layer then depends only on its
+// objects, so an unchanged chunk of the next build has the same digest.
 func (e *encapsulation) writeChunkLayer(ctx context.Context, w io.Writer, objs []ostree.Checksum) error {
-	t := e.newTar(w)
+	t := &layerTar{tw: tar.NewWriter(w), mtime: time.Unix(0, 0)}
 	if err := t.skeleton(); err != nil {
 		return err
 	}
