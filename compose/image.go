@@ -1,12 +1,15 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/apt-ostree/apt-ostree/lint"
 	"github.com/apt-ostree/apt-ostree/oci"
@@ -28,6 +31,14 @@ type ImageOptions struct {
 	Format string
 	// Compression is the layer compression: gzip (default) or zstd.
 	Compression string
+	// MaxLayers is the most layers of the image (the ostree layer
+	// included); 0 means oci.DefaultMaxLayers, 1 puts all content in the
+	// ostree layer.
+	MaxLayers int
+	// PreviousBuildManifest is the manifest JSON of the previous build;
+	// empty: the image already at Dest, if any. Its chunk layers' package
+	// groups are kept, so an unchanged package keeps its layer digest.
+	PreviousBuildManifest string
 	// AuthFile and Insecure are for docker:// (see oci.ExportOptions).
 	AuthFile string
 	Insecure bool
@@ -45,7 +56,8 @@ type ImageResult struct {
 // Image composes the treefile into a commit (compose.Tree; an unchanged
 // input hash reuses the previous commit of the ref) in opts.Repo, or in
 // CACHEDIR/repo when none is given, encapsulates it as an ostree-ext image
-// in a temporary OCI layout, lints that image (fatal findings fail and
+// in a temporary OCI layout with its content chunked by Debian package
+// (oci.ChunkByPackage, keeping the groups of the previous build), lints that image (fatal findings fail and
 // nothing is written) and copies it to Dest.
 func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	target, err := oci.ParseTarget(opts.Dest)
@@ -61,6 +73,20 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.MaxLayers < 0 || opts.MaxLayers > oci.MaxLayersLimit {
+		return nil, fmt.Errorf("compose image: --max-layers %d: want 1 to %d (Docker cannot pull images with more layers; the ostree layer counts as one)", opts.MaxLayers, oci.MaxLayersLimit)
+	}
+	var previous *v1.Manifest
+	if opts.PreviousBuildManifest != "" {
+		data, err := os.ReadFile(opts.PreviousBuildManifest)
+		if err != nil {
+			return nil, fmt.Errorf("compose image: --previous-build-manifest: %w", err)
+		}
+		if previous, err = v1.ParseManifest(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("compose image: --previous-build-manifest %s: %w (want an OCI image manifest JSON)", opts.PreviousBuildManifest, err)
+		}
+	}
+	exportOpts := oci.ExportOptions{AuthFile: opts.AuthFile, Insecure: opts.Insecure}
 	if opts.CacheDir == "" {
 		return nil, errors.New("compose image: no cache directory: pass --cachedir")
 	}
@@ -84,8 +110,20 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 		return nil, fmt.Errorf("compose image: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	if previous == nil && opts.PreviousBuildManifest == "" {
+		// The image already at DEST keeps the chunks stable; without it
+		// (or unreadable) the chunks are packed afresh.
+		if previous, err = oci.PreviousManifest(ctx, target, exportOpts); err != nil {
+			opts.logger().Warn("compose image: not reusing the layers of the image at the destination", "dest", opts.Dest, "err", err)
+		}
+	}
+	chunks, err := oci.ChunkByPackage(ctx, repo, tree.Commit, oci.ChunkOptions{MaxLayers: opts.MaxLayers, Previous: previous})
+	if err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
 	layout := filepath.Join(tmp, "layout")
 	if _, err := oci.Encapsulate(ctx, repo, tree.Commit, "oci:"+layout, oci.EncapsulateOptions{
+		Chunks:      chunks,
 		Labels:      labels,
 		Config:      cfg,
 		Compression: opts.Compression,
@@ -104,7 +142,7 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	if err := report.Err(); err != nil {
 		return nil, fmt.Errorf("compose image: the image fails bootc's lints (see the warnings above; skip one with --skip-lint NAME); nothing was written to %s: %w", opts.Dest, err)
 	}
-	digest, err := oci.Export(ctx, layout, target, oci.ExportOptions{AuthFile: opts.AuthFile, Insecure: opts.Insecure})
+	digest, err := oci.Export(ctx, layout, target, exportOpts)
 	if err != nil {
 		return nil, fmt.Errorf("compose image: %w", err)
 	}

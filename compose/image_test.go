@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/apt-ostree/apt-ostree/internal/testdeb"
 	"github.com/apt-ostree/apt-ostree/oci"
 	"github.com/apt-ostree/apt-ostree/ostree"
 )
@@ -69,6 +71,19 @@ func TestImage(t *testing.T) {
 		}
 		if res.ManifestDigest != first.ManifestDigest {
 			t.Errorf("%s: manifest digest %s, want %s", dest, res.ManifestDigest, first.ManifestDigest)
+		}
+	}
+	// The content is chunked by package.
+	if im, err := oci.Open(ctx, dests[0]); err != nil {
+		t.Fatal(err)
+	} else {
+		var comps []string
+		for _, l := range im.Manifest.Layers[1:] {
+			comps = append(comps, l.Annotations[oci.ComponentsAnnotation])
+		}
+		im.Close()
+		if !slices.Contains(comps, "world") || !slices.Contains(comps, "hello") {
+			t.Errorf("chunk layers' components %q, want hello and world in layers of their own", comps)
 		}
 	}
 	// Nothing is left in CACHEDIR/tmp.
@@ -208,5 +223,71 @@ func TestImageLintFailureWritesNothing(t *testing.T) {
 	// Skipping the lint writes the image.
 	if _, err := Image(ctx, ImageOptions{TreeOptions: skip, Dest: "oci:" + dest}); err != nil {
 		t.Errorf("with --skip-lint bootc-kargs: %v", err)
+	}
+}
+
+// TestImageUpdateChangesOnlyThatPackagesLayer: after a new version of one
+// package, compose image into the same destination (whose image gives the
+// previous chunks) changes the ostree layer and the layer holding that
+// package, and no other.
+func TestImageUpdateChangesOnlyThatPackagesLayer(t *testing.T) {
+	needTools(t, "dpkg", "bwrap", "ostree")
+	t.Setenv("SOURCE_DATE_EPOCH", "1704067200")
+	tf, repo := fixture(t, "")
+	ctx := context.Background()
+	dir := t.TempDir()
+	dest := "oci:" + filepath.Join(dir, "img") + ":latest"
+	opts := ImageOptions{TreeOptions: TreeOptions{Options: Options{Treefile: tf, CacheDir: filepath.Join(dir, "cache")}}, Dest: dest}
+	layers := func() map[string]string {
+		t.Helper()
+		im, err := oci.Open(ctx, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer im.Close()
+		out := map[string]string{}
+		for i, l := range im.Manifest.Layers {
+			k := "ostree layer"
+			if i > 0 {
+				k = l.Annotations[oci.ComponentsAnnotation]
+			}
+			out[k] = l.Digest.String()
+		}
+		return out
+	}
+	if _, err := Image(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	before := layers()
+	if _, ok := before["world"]; !ok || len(before) < 3 {
+		t.Fatalf("layers %v: want world in a chunk layer of its own", before)
+	}
+	repo.Add("stable", "main", testdeb.Package{
+		Name:    "world",
+		Version: "2.0",
+		Fields:  map[string]string{"Pre-Depends": "hello", "Depends": "base-files"},
+		Files: []testdeb.File{
+			{Path: "usr/share/world/data", Body: "world, version 2\n"},
+			{Path: "var/lib/world", Type: '5', Mode: 0o750},
+		},
+	})
+	repo.Publish()
+	res, err := Image(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Tree.Changed {
+		t.Fatal("the new package version did not give a new commit")
+	}
+	after := layers()
+	if len(after) != len(before) {
+		t.Fatalf("layers %v, then %v", before, after)
+	}
+	for k, d := range after {
+		changed := before[k] != d
+		want := k == "ostree layer" || strings.Contains(","+k+",", ",world,")
+		if changed != want {
+			t.Errorf("layer %q: changed=%v, want %v (before %v, after %v)", k, changed, want, before, after)
+		}
 	}
 }

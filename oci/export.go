@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -179,25 +181,9 @@ func Export(ctx context.Context, dir string, t Target, opts ExportOptions) (v1.H
 		}
 		return md.Digest, nil
 	case "docker":
-		var nopts []name.Option
-		if opts.Insecure {
-			nopts = append(nopts, name.Insecure)
-		}
-		ref, err := name.ParseReference(t.Ref, nopts...)
+		ref, ropts, err := remoteRef(ctx, t, opts)
 		if err != nil {
-			return v1.Hash{}, fmt.Errorf("image destination %s: %w", t, err)
-		}
-		var kc authn.Keychain = authn.DefaultKeychain
-		if opts.AuthFile != "" {
-			if kc, err = authFileKeychain(opts.AuthFile); err != nil {
-				return v1.Hash{}, err
-			}
-		}
-		ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-		if opts.Insecure {
-			tr := remote.DefaultTransport.(*http.Transport).Clone()
-			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --tls-verify=false
-			ropts = append(ropts, remote.WithTransport(tr))
+			return v1.Hash{}, err
 		}
 		if err := remote.Write(ref, img, ropts...); err != nil {
 			return v1.Hash{}, fmt.Errorf("push to %s: %w (log in with skopeo/podman login or pass --authfile; --tls-verify=false for a plain-HTTP registry)", t, err)
@@ -305,4 +291,68 @@ func (k authKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return authn.FromConfig(c), nil
 	}
 	return authn.Anonymous, nil
+}
+
+// PreviousManifest returns the manifest of the image at target, to keep its
+// chunk layers stable (ChunkOptions.Previous), or nil when there is none:
+// the oci: or oci-archive: path (and tag) does not exist, or the registry
+// has no such manifest. docker-archive: targets give nil (the archive keeps
+// no layer annotations).
+func PreviousManifest(ctx context.Context, t Target, opts ExportOptions) (*v1.Manifest, error) {
+	switch t.Transport {
+	case "oci", "oci-archive":
+		if _, err := os.Stat(t.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		img, err := Open(ctx, t.String())
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("previous image at %s: %w", t, err)
+		}
+		defer img.Close()
+		return img.Manifest, nil
+	case "docker":
+		ref, ropts, err := remoteRef(ctx, t, opts)
+		if err != nil {
+			return nil, err
+		}
+		img, err := remote.Image(ref, ropts...)
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("previous image at %s: %w", t, err)
+		}
+		return img.Manifest()
+	}
+	return nil, nil
+}
+
+// remoteRef parses a docker:// target and returns the registry options
+// (context, credentials, TLS) for it.
+func remoteRef(ctx context.Context, t Target, opts ExportOptions) (name.Reference, []remote.Option, error) {
+	var nopts []name.Option
+	if opts.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.ParseReference(t.Ref, nopts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image destination %s: %w", t, err)
+	}
+	var kc authn.Keychain = authn.DefaultKeychain
+	if opts.AuthFile != "" {
+		if kc, err = authFileKeychain(opts.AuthFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if opts.Insecure {
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --tls-verify=false
+		ropts = append(ropts, remote.WithTransport(tr))
+	}
+	return ref, ropts, nil
 }

@@ -20,7 +20,9 @@ func newComposeImageCmd() *cobra.Command {
 		Short: "Compose a treefile into a bootable container image",
 		Long: `Compose the treefile into an OSTree commit as compose tree does (in --repo, or in
 a repository in the cache directory; an unchanged input hash reuses the previous
-commit), write it as an ostree-ext (format v1) container image, lint the image,
+commit), write it as an ostree-ext (format v1) container image with its content
+in layers by Debian package (keeping the layers of the previous build, read from
+--previous-build-manifest or the image at DEST), lint the image,
 and copy it to DEST, like rpm-ostree compose image. DEST is oci:DIR[:TAG],
 oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or
 docker://REGISTRY/NAME:TAG (credentials from --authfile or the usual containers
@@ -67,6 +69,8 @@ digest.`,
 	f.StringVar(&o.ImageConfig, "image-config", "", "JSON file with the image config's \"config\" object (Env, Entrypoint, ...)")
 	f.StringVar(&o.Format, "format", "ostree", "image format: ostree (the commit embedded, ostree-ext format v1)")
 	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
+	f.IntVar(&o.MaxLayers, "max-layers", oci.DefaultMaxLayers, "most layers of the image, the ostree layer included; content is chunked by Debian package")
+	f.StringVar(&o.PreviousBuildManifest, "previous-build-manifest", "", "manifest JSON of the previous build, whose package layers are kept (default: the image at DEST)")
 	f.StringVar(&o.AuthFile, "authfile", "", "containers auth.json with the registry credentials for docker://")
 	f.BoolVar(&tlsVerify, "tls-verify", true, "verify the registry's TLS certificate and use HTTPS (false: plain HTTP or unverified TLS)")
 	return cmd

@@ -81,6 +81,9 @@ func TestComposeImage(t *testing.T) {
 			t.Errorf("%s: the cache directory was created", bad)
 		}
 	}
+	if stderr, code := runMain(t, "compose", "image", "--cachedir", filepath.Join(dir, "c3"), "--max-layers", "128", tf, "oci:"+dir+"/p"); code != 1 || !strings.Contains(stderr, "--max-layers 128") {
+		t.Errorf("--max-layers 128: exit %d, stderr %q", code, stderr)
+	}
 	if stderr, code := runMain(t, "compose", "image", "--cachedir", filepath.Join(dir, "c2"), "--format", "plain", tf, "oci:"+dir+"/p"); code != 1 || !strings.Contains(stderr, "only ostree") {
 		t.Errorf("--format plain: exit %d, stderr %q", code, stderr)
 	}
