@@ -175,6 +175,23 @@ func TestExport(t *testing.T) {
 	if d, err := pulled.Digest(); err != nil || d != want {
 		t.Errorf("pulled %s (%v), want %s", d, err, want)
 	}
+	// PreviousManifest finds what was written, and nil where nothing was.
+	for _, tc := range []struct {
+		dest  string
+		found bool
+	}{
+		{dest, true},
+		{"docker://" + u.Host + "/test/other:1", false},
+		{"oci:" + layout + ":a", true},
+		{"oci:" + filepath.Join(dir, "none"), false},
+		{"oci-archive:" + filepath.Join(dir, "out", "img.tar"), true},
+	} {
+		tg, _ := ParseTarget(tc.dest)
+		m, err := PreviousManifest(ctx, tg, ExportOptions{Insecure: true, AuthFile: authfile})
+		if err != nil || (m != nil) != tc.found || (m != nil && m.Config.Digest != enc.Manifest.Config.Digest) {
+			t.Errorf("PreviousManifest(%s): %v, %v; want found=%v", tc.dest, m, err, tc.found)
+		}
+	}
 	if err := os.WriteFile(authfile, []byte(`{"auths": {"x": {"auth": "%%%"}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
