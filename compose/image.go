@@ -123,7 +123,9 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	}
 	layout := filepath.Join(tmp, "layout")
 	if _, err := oci.Encapsulate(ctx, repo, tree.Commit, "oci:"+layout, oci.EncapsulateOptions{
-		Chunks:      chunks,
+		Chunks: chunks,
+		// As rpm-ostree's rpmostree.inputhash: what the image was built from.
+		CopyMetaOpt: []string{MetaInputHash},
 		Labels:      labels,
 		Config:      cfg,
 		Compression: opts.Compression,

@@ -98,7 +98,7 @@ func TestImage(t *testing.T) {
 				t.Errorf("skopeo inspect %s: %v\n%s", dest, err, out)
 				continue
 			}
-			if !strings.Contains(string(out), `"x.y": "z"`) || !strings.Contains(string(out), first.Commit) {
+			if !strings.Contains(string(out), `"x.y": "z"`) || !strings.Contains(string(out), first.Commit) || !strings.Contains(string(out), `"`+MetaInputHash+`": "`+first.Tree.InputHash+`"`) {
 				t.Errorf("skopeo inspect %s: labels missing:\n%s", dest, out)
 			}
 		}
