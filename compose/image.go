@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/apt-ostree/apt-ostree/internal/workdir"
 	"github.com/apt-ostree/apt-ostree/lint"
 	"github.com/apt-ostree/apt-ostree/oci"
 	"github.com/apt-ostree/apt-ostree/ostree"
@@ -105,11 +106,20 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
 		return nil, fmt.Errorf("compose image: %w", err)
 	}
-	tmp, err := os.MkdirTemp(tmpRoot, "image-")
+	// Layouts of killed runs are removed; this one names its process.
+	if err := workdir.RemoveStale(tmpRoot, "image-*", workdir.CleanOptions{Unmarked: true, Logger: opts.logger()}); err != nil {
+		return nil, fmt.Errorf("compose image: %w", err)
+	}
+	work, err := workdir.Create(tmpRoot, "image-*")
 	if err != nil {
 		return nil, fmt.Errorf("compose image: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err := work.Remove(); err != nil {
+			opts.logger().Warn("could not remove the temporary image layout", "dir", work.Path(), "err", err)
+		}
+	}()
+	tmp := work.Path()
 	if previous == nil && opts.PreviousBuildManifest == "" {
 		// The image already at DEST keeps the chunks stable; without it
 		// (or unreadable) the chunks are packed afresh.
