@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,8 +59,9 @@ type ImageResult struct {
 // input hash reuses the previous commit of the ref) in opts.Repo, or in
 // CACHEDIR/repo when none is given, encapsulates it as an ostree-ext image
 // in a temporary OCI layout with its content chunked by Debian package
-// (oci.ChunkByPackage, keeping the groups of the previous build), lints that image (fatal findings fail and
-// nothing is written) and copies it to Dest.
+// (oci.ChunkByPackage, keeping the groups of the previous build), lints
+// that image (fatal findings fail and nothing is written) and copies it to
+// Dest. Options that cannot work are refused before anything is composed.
 func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	target, err := oci.ParseTarget(opts.Dest)
 	if err != nil {
@@ -73,6 +75,9 @@ func Image(ctx context.Context, opts ImageOptions) (*ImageResult, error) {
 	labels, cfg, err := imageSettings(opts.Labels, opts.ImageConfig)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Compression != "" && !slices.Contains(oci.Compressions, opts.Compression) {
+		return nil, fmt.Errorf("compose image: unknown layer compression %q (use %s)", opts.Compression, strings.Join(oci.Compressions, " or "))
 	}
 	if opts.MaxLayers < 0 || opts.MaxLayers > oci.MaxLayersLimit {
 		return nil, fmt.Errorf("compose image: --max-layers %d: want 1 to %d (Docker cannot pull images with more layers; the ostree layer counts as one)", opts.MaxLayers, oci.MaxLayersLimit)

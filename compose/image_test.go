@@ -176,9 +176,26 @@ func TestImageRefusesBadDestBeforeComposing(t *testing.T) {
 			t.Errorf("%s: wrote %v", tc.dest, ents)
 		}
 	}
-	_, err := Image(context.Background(), ImageOptions{TreeOptions: TreeOptions{Options: Options{Treefile: "/nonexistent.yaml", CacheDir: t.TempDir()}}, Dest: "oci:/tmp/x", Format: "plain"})
-	if err == nil || !strings.Contains(err.Error(), "only ostree") {
-		t.Errorf("--format plain: %v", err)
+	for _, tc := range []struct {
+		opts ImageOptions
+		want string
+	}{
+		{ImageOptions{Format: "plain"}, "only ostree"},
+		{ImageOptions{Compression: "xz"}, "gzip or zstd"},
+		{ImageOptions{MaxLayers: 128}, "--max-layers 128"},
+		{ImageOptions{Labels: []string{"novalue"}}, "KEY=VALUE"},
+		{ImageOptions{PreviousBuildManifest: "/nonexistent.json"}, "--previous-build-manifest"},
+	} {
+		cache := t.TempDir()
+		tc.opts.TreeOptions = TreeOptions{Options: Options{Treefile: "/nonexistent.yaml", CacheDir: cache}}
+		tc.opts.Dest = "oci:" + filepath.Join(cache, "img")
+		_, err := Image(context.Background(), tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error naming %q", tc.opts, err, tc.want)
+		}
+		if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+			t.Errorf("%+v: wrote %v", tc.opts, ents)
+		}
 	}
 }
 
