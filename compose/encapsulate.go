@@ -51,30 +51,40 @@ func Encapsulate(ctx context.Context, opts EncapsulateOptions) (*EncapsulateResu
 		return nil, err
 	}
 	o := oci.EncapsulateOptions{Cmd: opts.Cmd, Architecture: opts.Arch, CopyMeta: opts.CopyMeta, CopyMetaOpt: opts.CopyMetaOpt, Compression: opts.Compression}
-	if len(opts.Labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, l := range opts.Labels {
-			k, v, ok := strings.Cut(l, "=")
-			if !ok || k == "" {
-				return nil, fmt.Errorf("label %q: want KEY=VALUE", l)
-			}
-			o.Labels[k] = v
-		}
-	}
-	if opts.ImageConfig != "" {
-		data, err := os.ReadFile(opts.ImageConfig)
-		if err != nil {
-			return nil, fmt.Errorf("image config: %w", err)
-		}
-		var cfg v1.Config
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return nil, fmt.Errorf("image config %s: %w (want the JSON of an OCI image config's \"config\" object)", opts.ImageConfig, err)
-		}
-		o.Config = &cfg
+	if o.Labels, o.Config, err = imageSettings(opts.Labels, opts.ImageConfig); err != nil {
+		return nil, err
 	}
 	res, err := oci.Encapsulate(ctx, repo, opts.Rev, opts.Dest, o)
 	if err != nil {
 		return nil, err
 	}
 	return &EncapsulateResult{Commit: res.Config.Config.Labels["ostree.commit"], ManifestDigest: res.ManifestDigest.String(), Dest: opts.Dest}, nil
+}
+
+// imageSettings parses --label KEY=VALUE values and the --image-config file
+// (the JSON of an OCI image config's "config" object).
+func imageSettings(labels []string, imageConfig string) (map[string]string, *v1.Config, error) {
+	var out map[string]string
+	if len(labels) > 0 {
+		out = map[string]string{}
+		for _, l := range labels {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok || k == "" {
+				return nil, nil, fmt.Errorf("label %q: want KEY=VALUE", l)
+			}
+			out[k] = v
+		}
+	}
+	if imageConfig == "" {
+		return out, nil, nil
+	}
+	data, err := os.ReadFile(imageConfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image config: %w", err)
+	}
+	var cfg v1.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("image config %s: %w (want the JSON of an OCI image config's \"config\" object)", imageConfig, err)
+	}
+	return out, &cfg, nil
 }

@@ -7,6 +7,6 @@ func newComposeCmd() *cobra.Command {
 		Use:   "compose",
 		Short: "Compose Debian trees, OSTree commits and images from a treefile",
 	}
-	cmd.AddCommand(newComposeCommitCmd(), newComposeTreeCmd(), newComposeRootfsCmd(), newComposeEncapsulateCmd())
+	cmd.AddCommand(newComposeCommitCmd(), newComposeTreeCmd(), newComposeRootfsCmd(), newComposeEncapsulateCmd(), newComposeImageCmd())
 	return cmd
 }
