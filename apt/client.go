@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 )
 
 // Options configure a Client. Only CacheDir is required.
@@ -230,29 +232,7 @@ func readMeta(path string) (validators, bool) {
 
 func writeMeta(path string, v validators) error {
 	b, _ := json.Marshal(v)
-	return writeFileAtomic(path+".meta", b)
-}
-
-// writeFileAtomic writes data to a temp file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.Write(path+".meta", b, 0o600)
 }
 
 // getSmall GETs url into memory. With cond set, it sends the stored

@@ -20,6 +20,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/xi2/xz"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 )
 
 // LoadIndexes fetches, verifies and parses the Packages indexes of every
@@ -310,7 +312,7 @@ func (c *Client) getCached(ctx context.Context, url, cachePath string) ([]byte, 
 			return nil, err
 		}
 	}
-	if err := writeFileAtomic(cachePath+".new", body); err != nil {
+	if err := atomicfile.Write(cachePath+".new", body, 0o600); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", url, err)
 	}
 	if err := writeMeta(cachePath+".new", v); err != nil {
@@ -391,7 +393,7 @@ func (c *Client) loadPackages(ctx context.Context, src Source, suite, comp, arch
 			return nil, fmt.Errorf("fetch %s: decompressed index does not match the Release's %s entry: %w", url, plainRel,
 				&MismatchError{What: "sha256", Got: sum, Want: plainHash.SHA256})
 		}
-		if err := writeFileAtomic(cachePath, plain); err != nil {
+		if err := atomicfile.Write(cachePath, plain, 0o600); err != nil {
 			return nil, fmt.Errorf("cache %s: %w", url, err)
 		}
 		if err := writeMeta(cachePath, validators{URL: url, From: relPath, FromSHA256: want.SHA256, SHA256: sum, Size: int64(len(plain))}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 	"github.com/apt-ostree/apt-ostree/internal/rootpath"
 )
 
@@ -174,7 +175,7 @@ func (s MutateOSReleaseStep) Run(ctx context.Context, sb *Sandbox) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(p, []byte(mutateOSRelease(string(b), s.Base, s.Version)), fi.Mode().Perm())
+	return atomicfile.Write(p, []byte(mutateOSRelease(string(b), s.Base, s.Version)), fi.Mode().Perm())
 }
 
 func mutateOSRelease(content, base, version string) string {
@@ -195,30 +196,6 @@ func mutateOSRelease(content, base, version string) string {
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func writeFileAtomic(p string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".apt-ostree-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
 
 // RemoveFilesStep deletes root-relative paths recursively (rm -rf); a
@@ -378,7 +355,7 @@ func runScriptIn(ctx context.Context, sb *Sandbox, rel string, body []byte, mode
 	if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(host, body, mode); err != nil {
+	if err := atomicfile.Write(host, body, mode); err != nil {
 		return err
 	}
 	defer os.Remove(host)

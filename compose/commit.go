@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 	"github.com/apt-ostree/apt-ostree/ostree"
 )
 
@@ -90,7 +91,7 @@ func Commit(ctx context.Context, opts CommitOptions) (*CommitResult, error) {
 // writeCommitID is --write-commitid-to for every command: the id and a
 // newline, replaced atomically.
 func writeCommitID(path, id string) error {
-	if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(id+"\n"), 0o644); err != nil {
 		return fmt.Errorf("--write-commitid-to: %w", err)
 	}
 	return nil

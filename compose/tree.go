@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apt-ostree/apt-ostree/bootc"
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 	"github.com/apt-ostree/apt-ostree/lint"
 	"github.com/apt-ostree/apt-ostree/ostree"
 	"github.com/apt-ostree/apt-ostree/ostree/gvariant"
@@ -332,39 +333,15 @@ func writeComposeJSON(path string, res *TreeResult, opts ostree.CommitOptions, c
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'))
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 func touch(path string) error {
 	now := time.Now()
 	if err := os.Chtimes(path, now, now); errors.Is(err, fs.ErrNotExist) {
-		return writeFileAtomic(path, nil)
+		return atomicfile.Write(path, nil, 0o644)
 	} else if err != nil {
 		return fmt.Errorf("--touch-if-changed: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

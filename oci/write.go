@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/apt-ostree/apt-ostree/internal/atomicfile"
 )
 
 // Dest is a parsed image destination: "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
@@ -96,7 +98,7 @@ func (s *staging) blobPath(h v1.Hash) string {
 func (s *staging) writeBlob(mt types.MediaType, data []byte) (v1.Descriptor, error) {
 	sum := sha256.Sum256(data)
 	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	if err := writeFileAtomic(s.blobPath(h), data); err != nil {
+	if err := atomicfile.Write(s.blobPath(h), data, 0o644); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return v1.Descriptor{MediaType: mt, Size: int64(len(data)), Digest: h}, nil
@@ -292,33 +294,7 @@ func (s *staging) writeIndex(dir string, keep []v1.Descriptor, md v1.Descriptor)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "index.json"), data)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(dir, "index.json"), data, 0o644)
 }
 
 // writeArchive writes the layout in dir as a tar at path (temporary file +
